@@ -1,0 +1,42 @@
+# The two commands that matter: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Dev/CI installs pin the CPU wheel of torch; GPU users install their own torch first (TORCH_SPEC=torch).
+TORCH_SPEC ?= torch==2.13.0
+LTX_PIPELINES_HOME ?= $(CURDIR)/.ltx
+export LTX_PIPELINES_HOME
+DEMO_DATASET := $(LTX_PIPELINES_HOME)/datasets/neon-shapes
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint ui mlflow-ui bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/ltx-pipelines demo-data $(DEMO_DATASET)
+	$(BIN)/ltx-pipelines build-model tiny-ltx-video
+	printf 'DAGSTER_HOME=%s\nLTX_PIPELINES_HOME=%s\n' "$(LTX_PIPELINES_HOME)/dagster" "$(LTX_PIPELINES_HOME)" > .env
+	$(BIN)/ltx-pipelines materialize --dataset $(DEMO_DATASET)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+ui: install
+	DAGSTER_HOME=$(LTX_PIPELINES_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml
+
+mlflow-ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(LTX_PIPELINES_HOME)/mlflow.db
+
+clean:
+	rm -rf $(LTX_PIPELINES_HOME) .env

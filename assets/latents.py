@@ -1,0 +1,57 @@
+"""latents: VAE latents per clip and text embeddings per caption from the base model, cached by content."""
+
+import dagster as dg
+
+from assets.metadata import table
+from assets.partitions import datasets_partitions
+from ltx_pipelines import encoding
+from ltx_pipelines.captioning import CaptionRecord
+from ltx_pipelines.frames import FrameClip
+from ltx_pipelines.hashing import cache_key
+from resources import BaseModelResource, ComputeResource, StorageResource
+
+
+@dg.asset(
+    partitions_def=datasets_partitions,
+    code_version=encoding.CODE_VERSION,
+    group_name="training",
+    io_manager_key="manifest_io",
+    kinds={"pytorch", "diffusers"},
+)
+def latents(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    base_model: BaseModelResource,
+    compute: ComputeResource,
+    video_frames: dict,
+    captions: dict,
+) -> dg.Output[dict]:
+    """Training samples as safetensors: ``cache/latents/<key>`` (VAE) and ``cache/text/<key>`` (text
+    encoder), each clip marked train or held-out. Encoders load only when something is missing."""
+    home = storage.get_home()
+    recipe = storage.recipe(context.partition_key)
+    model = base_model.resolve(recipe.base_model, home)
+    by_clip = {c["clip_id"]: CaptionRecord(**c) for c in captions["captions"]}
+    clips = [FrameClip(**c) for c in video_frames["clips"]]
+    result = encoding.encode_dataset(
+        clips, by_clip, model, home.cache("latents"), home.cache("text"), compute.torch_device()
+    )
+    context.log.info(
+        f"latents: {result.videos_encoded} encoded, {result.videos_reused} reused; "
+        f"text: {result.texts_encoded} encoded, {result.texts_reused} reused"
+    )
+    records = [r.to_dict() for r in encoding.assign_splits(result.records, recipe.dataset.holdout_fraction)]
+    version = cache_key([(r["clip_id"], r["latent_key"], r["text_key"], r["split"]) for r in records])
+    return dg.Output(
+        {"data_version": version, "model": model.to_dict(), "samples": records},
+        data_version=dg.DataVersion(version),
+        metadata={
+            "samples": len(records),
+            "train": sum(r["split"] == "train" for r in records),
+            "holdout": sum(r["split"] == "holdout" for r in records),
+            "videos_encoded": result.videos_encoded,
+            "texts_encoded": result.texts_encoded,
+            "base_model": model.model_id,
+            "samples_table": table(records, ["clip_id", "split", "bucket", "latent_shape", "caption"]),
+        },
+    )

@@ -1,0 +1,87 @@
+"""Materialize the whole graph for one dataset folder on the persistent instance at LTX_PIPELINES_HOME."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from ltx_pipelines.atomic import write_text
+from ltx_pipelines.catalog import register_dataset
+from ltx_pipelines.home import HOME_ENV, Home
+
+INSTANCE_YAML = """\
+# The embedded default instance: SQLite storage in this folder (see docs for the Postgres tier).
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass
+class AssetOutcome:
+    """One asset's materialization in the run: its key and the metadata it reported."""
+
+    asset: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class RunOutcome:
+    """A finished run: id, success, the partition, materialized assets and failed steps."""
+
+    run_id: str
+    success: bool
+    partition: str
+    materialized: list[AssetOutcome]
+    failures: list[str]
+    dagster_home: str
+
+
+def ensure_instance(home: Home) -> Path:
+    """Create the embedded instance's folder and ``dagster.yaml`` (once); returns DAGSTER_HOME."""
+    config = home.dagster_home / "dagster.yaml"
+    if not config.exists():
+        write_text(config, INSTANCE_YAML)
+    return home.dagster_home
+
+
+def open_instance(home: Home) -> dg.DagsterInstance:
+    """The persistent Dagster instance of ``home``."""
+    from dagster._core.instance.ref import InstanceRef
+
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(ensure_instance(home))))
+
+
+def materialize_dataset(
+    folder: str | Path,
+    home: Home,
+    key: str | None = None,
+    run_config: dict | None = None,
+    log_level: str = "INFO",
+) -> RunOutcome:
+    """Register ``folder`` as a dataset partition and run the ``full_pipeline`` job for it in process."""
+    from definitions import defs
+
+    os.environ[HOME_ENV] = str(home.root)  # the resources resolve the same home
+    partition = register_dataset(home, folder, key)
+    with open_instance(home) as instance:
+        if not instance.has_dynamic_partition("datasets", partition):
+            instance.add_dynamic_partitions("datasets", [partition])
+        job = defs.resolve_job_def("full_pipeline")
+        config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})}
+        result = job.execute_in_process(
+            instance=instance, partition_key=partition, raise_on_error=False, run_config=config
+        )
+        materialized = [
+            AssetOutcome(
+                event.asset_key.to_user_string(),
+                {k: v.value for k, v in event.materialization.metadata.items()},
+            )
+            for event in result.get_asset_materialization_events()
+        ]
+        failures = [
+            f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
+            for event in result.all_events
+            if event.is_step_failure
+        ]
+        return RunOutcome(result.run_id, result.success, partition, materialized, failures, str(home.dagster_home))

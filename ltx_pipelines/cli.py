@@ -1,0 +1,217 @@
+"""The ``ltx-pipelines`` command line.
+
+Core commands run the library directly; ``materialize`` goes through Dagster (imported only there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ltx_pipelines.home import Home
+
+ASSET_ORDER = [
+    "raw_videos",
+    "video_frames",
+    "captions",
+    "latents",
+    "lora_adapter",
+    "adapter_evaluation",
+    "registered_adapter",
+]
+SUMMARY_KEYS = {
+    "raw_videos": ["clips", "quarantined"],
+    "video_frames": ["clips", "decoded", "reused", "quarantined"],
+    "captions": ["captioned"],
+    "latents": ["samples", "train", "holdout", "videos_encoded"],
+    "lora_adapter": ["status", "steps", "first_loss", "final_loss", "seconds"],
+    "adapter_evaluation": ["heldout_clips", "base_loss", "adapter_loss", "relative_improvement"],
+    "registered_adapter": ["model_name", "version", "aliases", "status"],
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except (FileNotFoundError, NotADirectoryError, ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ltx-pipelines", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", help="LTX_PIPELINES_HOME (default: $LTX_PIPELINES_HOME or ./.ltx)")
+    commands = parser.add_subparsers(title="commands")
+
+    demo = commands.add_parser("demo-data", help="write the synthetic demo dataset (clips + captions)")
+    demo.add_argument("directory", type=Path)
+    demo.add_argument("--count", type=int, default=16)
+    demo.add_argument("--style", default="neon", choices=["neon", "plain"])
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=_demo_data)
+
+    model = commands.add_parser("build-model", help="build a tiny preset base model into <home>/models (no download)")
+    model.add_argument("name", nargs="?", default="tiny-ltx-video")
+    model.set_defaults(handler=_build_model)
+
+    run = commands.add_parser("materialize", help="register DIR as a dataset and materialize the whole graph")
+    run.add_argument("--dataset", required=True, type=Path)
+    run.add_argument("--key", help="partition key (default: the folder name)")
+    run.add_argument("--steps", type=int, help="override the recipe's training steps")
+    run.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    run.set_defaults(handler=_materialize)
+
+    registry = commands.add_parser("registry", help="registered adapters in MLflow").add_subparsers(title="registry")
+    listing = registry.add_parser("list", help="every registered adapter with versions and aliases")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_registry_list)
+    show = registry.add_parser("show", help="one version: NAME@ALIAS or NAME/VERSION")
+    show.add_argument("reference")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_registry_show)
+    for sub in (listing, show):
+        sub.add_argument(
+            "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or the home's SQLite)"
+        )
+    return parser
+
+
+def _home(args) -> Home:
+    return Home.from_env(args.home)
+
+
+def _demo_data(args) -> int:
+    from ltx_pipelines.demo_data import write_dataset
+
+    paths = write_dataset(args.directory, count=args.count, style=args.style, seed=args.seed)
+    print(f"wrote {len(paths)} clips with captions to {args.directory}")
+    return 0
+
+
+def _build_model(args) -> int:
+    from ltx_pipelines.models import resolve_model
+
+    model = resolve_model(args.name, _home(args).ensure())
+    print(f"{model.model_id}: {model.path} ({model.pipeline_class}, fingerprint {model.fingerprint})")
+    return 0
+
+
+def _materialize(args) -> int:
+    from assets.materialize import materialize_dataset
+
+    home = _home(args).ensure()
+    run_config = {}
+    if args.steps:
+        run_config = {"ops": {"lora_adapter": {"config": {"steps": args.steps}}}}
+    outcome = materialize_dataset(args.dataset, home, key=args.key, run_config=run_config)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "run_id": outcome.run_id,
+                    "success": outcome.success,
+                    "partition": outcome.partition,
+                    "materialized": {a.asset: a.metadata for a in outcome.materialized},
+                    "failures": outcome.failures,
+                },
+                default=str,
+                indent=2,
+            )
+        )
+    else:
+        _print_summary(outcome)
+    return 0 if outcome.success and len(outcome.materialized) == len(ASSET_ORDER) else 1
+
+
+def _print_summary(outcome) -> None:
+    by_asset = {a.asset: a.metadata for a in outcome.materialized}
+    print()
+    print(f"run {outcome.run_id}  dataset {outcome.partition}  {'SUCCESS' if outcome.success else 'FAILED'}")
+    for asset in ASSET_ORDER:
+        if asset not in by_asset:
+            print(f"  {asset:<20} not materialized")
+            continue
+        facts = [f"{k}={_short(by_asset[asset].get(k))}" for k in SUMMARY_KEYS[asset] if k in by_asset[asset]]
+        print(f"  {asset:<20} {'  '.join(facts)}")
+    quarantine = by_asset.get("video_frames", {}).get("quarantined") or 0
+    if quarantine:
+        print(f"  ({quarantine} file(s) quarantined: see the quarantine table in the video_frames metadata)")
+    for failure in outcome.failures:
+        print(f"  FAILED {failure}")
+    registered = by_asset.get("registered_adapter")
+    if registered:
+        print()
+        print(
+            f"Registered {registered['model_name']} version {registered['version']} "
+            f"(aliases: {registered['aliases']}) in {registered['tracking_uri']}"
+        )
+        print("Look at it:")
+        print(f"  ltx-pipelines registry show {registered['model_name']}@candidate")
+        print(f"  DAGSTER_HOME={outcome.dagster_home} dagster dev -w workspace.yaml   # runs and materializations")
+        print(f"  mlflow ui --backend-store-uri {registered['tracking_uri']}   # the run and the model version")
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _registry(args):
+    import os
+
+    from ltx_pipelines.registry import RegistryClient
+
+    home = _home(args)
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or home.mlflow_tracking_uri
+    return RegistryClient(uri)
+
+
+def _registry_list(args) -> int:
+    models = _registry(args).list_models()
+    if args.json:
+        print(json.dumps(models, indent=2, default=str))
+        return 0
+    if not models:
+        print("no registered adapters")
+    for model in models:
+        aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(model["aliases"].items())) or "no aliases"
+        print(f"{model['name']}  ({aliases})")
+        for version in model["versions"]:
+            tags = version["tags"]
+            print(
+                f"  v{version['version']:<4} {','.join(version['aliases']) or '-':<20} "
+                f"dataset={tags.get('ltx.dataset', '?')}@{tags.get('ltx.dataset_version', '?')[:10]} "
+                f"base={tags.get('ltx.base_model', '?')} "
+                f"adapter_loss={_short(version['metrics'].get('eval/adapter_loss', 'n/a'))}"
+            )
+    return 0
+
+
+def _registry_show(args) -> int:
+    info = _registry(args).resolve(args.reference)
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2, default=str))
+        return 0
+    print(f"{info.name} version {info.version}  aliases: {', '.join(info.aliases) or '-'}")
+    print(f"  uri:    models:/{info.name}/{info.version}")
+    print(f"  run:    {info.run_id}")
+    print(f"  source: {info.source}")
+    print("  lineage:")
+    for key, value in sorted(info.tags.items()):
+        print(f"    {key:<28} {value}")
+    print("  metrics:")
+    for key, value in sorted(info.metrics.items()):
+        print(f"    {key:<28} {_short(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Typed recipes: what a dataset folder's ``ltx.yaml`` may say, with working defaults for the tiny preset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+RECIPE_FILE = "ltx.yaml"
+DEFAULT_BASE_MODEL = "tiny-ltx-video"
+
+
+class Spec(BaseModel):
+    """Base for every spec: unknown keys are an error, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bucket(Spec):
+    """One training resolution: width and height multiples of 32, frames = 8k+1."""
+
+    width: int = 64
+    height: int = 64
+    frames: int = 17
+
+    @field_validator("width", "height")
+    @classmethod
+    def _multiple_of_32(cls, value: int) -> int:
+        if value < 32 or value % 32:
+            raise ValueError(f"must be a positive multiple of 32, got {value}")
+        return value
+
+    @field_validator("frames")
+    @classmethod
+    def _eight_k_plus_one(cls, value: int) -> int:
+        if value < 1 or (value - 1) % 8:
+            raise ValueError(f"must be 8k+1 (1, 9, 17, 25, ...), got {value}")
+        return value
+
+    @property
+    def label(self) -> str:
+        return f"{self.width}x{self.height}x{self.frames}"
+
+    @property
+    def aspect(self) -> float:
+        return self.width / self.height
+
+
+class DatasetSpec(Spec):
+    """How a folder of clips becomes training samples."""
+
+    buckets: list[Bucket] = Field(default_factory=lambda: [Bucket()], min_length=1)
+    fps: float | None = Field(default=None, gt=0, description="resample to this frame rate; None keeps the source's")
+    trigger_word: str | None = Field(default=None, description="prepended to every caption")
+    holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0, description="clips kept out of training for eval")
+    min_side: int = Field(default=32, ge=1, description="clips smaller than this on either side are quarantined")
+
+
+class LoraSpec(Spec):
+    """The PEFT adapter put on the transformer."""
+
+    rank: int = Field(default=16, ge=1)
+    alpha: float = Field(default=16.0, gt=0)
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"], min_length=1)
+
+
+class TrainingSpec(Spec):
+    """The LoRA training loop (rectified flow, as the official LTX trainers do it)."""
+
+    steps: int = Field(default=300, ge=1)
+    batch_size: int = Field(default=4, ge=1)
+    gradient_accumulation: int = Field(default=1, ge=1)
+    learning_rate: float = Field(default=2e-3, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    warmup_steps: int = Field(default=20, ge=0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
+    seed: int = 0
+    first_frame_conditioning_p: float = Field(default=0.0, ge=0.0, le=1.0)
+    checkpoint_every: int = Field(default=100, ge=1)
+    keep_checkpoints: int = Field(default=2, ge=1)
+    mixed_precision: str = Field(default="auto", pattern="^(auto|no|bf16)$")
+    gradient_checkpointing: bool = False
+
+
+class EvaluationSpec(Spec):
+    """Held-out denoising loss at fixed seeds and noise levels, so runs compare."""
+
+    sigmas: list[float] = Field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+
+    @field_validator("sigmas")
+    @classmethod
+    def _in_unit_interval(cls, values: list[float]) -> list[float]:
+        bad = [v for v in values if not 0.0 < v < 1.0]
+        if bad:
+            raise ValueError(f"sigmas must lie strictly between 0 and 1, got {bad}")
+        return values
+
+
+class Recipe(Spec):
+    """Everything that makes one dataset partition's fine-tune reproducible."""
+
+    base_model: str = Field(default=DEFAULT_BASE_MODEL, description="preset name, hub id or local folder")
+    model_name: str | None = Field(default=None, description="registered model name; default ltx-lora-<dataset>")
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+
+
+class RecipeError(ValueError):
+    """A recipe file that cannot be read or does not validate; the message names the file."""
+
+
+def load_recipe(dataset_root: str | Path) -> Recipe:
+    """The dataset folder's ``ltx.yaml`` (safe YAML, unknown keys rejected), or the defaults without one."""
+    path = Path(dataset_root) / RECIPE_FILE
+    if not path.exists():
+        return Recipe()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise RecipeError(f"{path}: not valid YAML: {error}") from error
+    return parse_recipe(raw or {}, source=str(path))
+
+
+def parse_recipe(raw: Any, source: str = "<recipe>") -> Recipe:
+    """Validate a recipe mapping; errors name ``source`` and each bad key."""
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors())
+        raise RecipeError(f"{source}: {problems}") from error
+
+
+def with_overrides(spec: Spec, overrides: dict[str, Any]) -> Spec:
+    """A copy of ``spec`` with the non-None values of ``overrides`` applied and validated."""
+    updates = {k: v for k, v in overrides.items() if v is not None}
+    if not updates:
+        return spec
+    return type(spec).model_validate({**spec.model_dump(), **updates})

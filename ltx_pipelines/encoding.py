@@ -1,0 +1,127 @@
+"""Latent precompute: VAE latents per clip and text embeddings per caption, cached by content.
+
+``cache/latents/<key>.safetensors`` holds ``latents`` (C×f×h×w, normalised as the pipeline expects);
+``cache/text/<key>.safetensors`` holds ``prompt_embeds`` (L×D) and ``prompt_attention_mask`` (L). A caption
+edit re-encodes only that caption; the encoders are loaded only when something is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from ltx_pipelines.captioning import CaptionRecord
+from ltx_pipelines.compute import free_memory
+from ltx_pipelines.frames import FrameClip
+from ltx_pipelines.hashing import cache_key
+from ltx_pipelines.models.family import family_for
+from ltx_pipelines.models.resolve import ResolvedModel
+from ltx_pipelines.splits import holdout_ids
+from ltx_pipelines.tensors import load_tensors, save_tensors, tensor_shape
+
+CODE_VERSION = "encoding-1"
+
+
+@dataclass(frozen=True)
+class LatentRecord:
+    """One training sample in the cache: its video latents and its caption's text embedding."""
+
+    clip_id: str
+    caption: str
+    bucket: str
+    latent_key: str
+    latent_path: str
+    text_key: str
+    text_path: str
+    latent_shape: tuple[int, ...]
+    split: str = "train"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LatentRecord:
+        return cls(**{**data, "latent_shape": tuple(data["latent_shape"])})
+
+
+@dataclass
+class EncodeResult:
+    """Records for every clip, and how many latents/embeddings were computed vs. reused."""
+
+    records: list[LatentRecord] = field(default_factory=list)
+    videos_encoded: int = 0
+    videos_reused: int = 0
+    texts_encoded: int = 0
+    texts_reused: int = 0
+
+
+def encode_dataset(
+    clips: Sequence[FrameClip],
+    captions: dict[str, CaptionRecord],
+    model: ResolvedModel,
+    latents_dir: Path,
+    text_dir: Path,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    on_clip: Callable[[int, int], None] | None = None,
+) -> EncodeResult:
+    """Encode the clips that have a caption; everything already in the cache is reused."""
+    family = family_for(model.pipeline_class)
+    result = EncodeResult()
+    pipeline = None
+    for index, clip in enumerate(clips):
+        caption = captions.get(clip.clip_id)
+        if caption is None:
+            continue
+        latent_key = cache_key(clip.key, model.fingerprint, CODE_VERSION)
+        text_key = cache_key(caption.key, model.fingerprint, CODE_VERSION)
+        latent_path = latents_dir / f"{latent_key}.safetensors"
+        text_path = text_dir / f"{text_key}.safetensors"
+        if (not latent_path.exists() or not text_path.exists()) and pipeline is None:
+            pipeline = family.load_encoders(model.path, device, dtype)
+        if latent_path.exists():
+            result.videos_reused += 1
+        else:
+            frames = torch.from_numpy(clip.load())
+            latents = family.encode_video(pipeline, frames)
+            save_tensors(latent_path, {"latents": latents}, metadata={"clip_id": clip.clip_id})
+            result.videos_encoded += 1
+        if text_path.exists():
+            result.texts_reused += 1
+        else:
+            embeds, mask = family.encode_prompts(pipeline, [caption.text])
+            save_tensors(text_path, {"prompt_embeds": embeds[0], "prompt_attention_mask": mask[0]})
+            result.texts_encoded += 1
+        shape = tensor_shape(latent_path, "latents")
+        result.records.append(
+            LatentRecord(
+                clip.clip_id,
+                caption.text,
+                clip.bucket,
+                latent_key,
+                str(latent_path),
+                text_key,
+                str(text_path),
+                shape,
+            )
+        )
+        if on_clip:
+            on_clip(index + 1, len(clips))
+    if pipeline is not None:
+        del pipeline
+        free_memory()
+    return result
+
+
+def assign_splits(records: Sequence[LatentRecord], holdout_fraction: float) -> list[LatentRecord]:
+    """The records with ``split`` set to ``holdout`` or ``train`` (deterministic by clip id)."""
+    held = holdout_ids([r.clip_id for r in records], holdout_fraction)
+    return [replace(r, split="holdout" if r.clip_id in held else "train") for r in records]
+
+
+def load_sample(record: LatentRecord) -> dict[str, torch.Tensor]:
+    """A cached sample's tensors: ``latents``, ``prompt_embeds``, ``prompt_attention_mask``."""
+    return {**load_tensors(record.latent_path), **load_tensors(record.text_path)}

@@ -1,0 +1,1 @@
+"""Evaluation of adapters against their base model."""

@@ -1,0 +1,1 @@
+"""Media handling with PyAV: probing, decoding to buckets, bucket choice, previews."""

@@ -1,0 +1,217 @@
+"""The LoRA training loop, top to bottom: data, model, optimizer, steps, checkpoints, adapter.
+
+Every random draw of micro-batch m comes from a generator seeded by (seed, m), so a run killed at any
+point and resumed from its last checkpoint takes exactly the path of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ltx_pipelines.atomic import write_bytes, write_json
+from ltx_pipelines.compute import autocast, free_memory
+from ltx_pipelines.config import LoraSpec, TrainingSpec
+from ltx_pipelines.encoding import LatentRecord, load_sample
+from ltx_pipelines.hashing import cache_key
+from ltx_pipelines.models.family import family_for
+from ltx_pipelines.models.resolve import ResolvedModel
+from ltx_pipelines.plots import loss_curve_png
+from ltx_pipelines.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from ltx_pipelines.training.flow import masked_mse, noisy_latents, sample_sigmas, velocity_target
+from ltx_pipelines.training.lora import AdapterFiles, add_lora, save_adapter
+from ltx_pipelines.training.schedule import BatchSchedule, derive_seed
+
+RESULT_FILE = "result.json"
+CODE_VERSION = "train-1"
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """Everything one training run needs; ``run_dir`` is where checkpoints and the adapter go."""
+
+    model: ResolvedModel
+    samples: Sequence[LatentRecord]
+    lora: LoraSpec
+    training: TrainingSpec
+    run_dir: Path
+    frame_rate: float
+    device: torch.device
+    adapter_metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepLog:
+    """One optimizer step, for progress bars and logs."""
+
+    step: int
+    total: int
+    loss: float
+    lr: float
+    grad_norm: float
+    steps_per_second: float
+
+
+@dataclass
+class TrainingResult:
+    """The adapter a run produced, its loss history and how it got there."""
+
+    adapter: AdapterFiles
+    losses: list[float]
+    steps: int
+    resumed_from: int
+    seconds: float
+    loss_curve: str
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "adapter": self.adapter.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainingResult:
+        return cls(**{**data, "adapter": AdapterFiles(**data["adapter"])})
+
+
+def config_hash(lora: LoraSpec, training: TrainingSpec, frame_rate: float) -> str:
+    """The hash of every setting that shapes the adapter."""
+    return cache_key(training.model_dump(), lora.model_dump(), frame_rate)
+
+
+def run_key(samples: Sequence[LatentRecord], model: ResolvedModel, settings_hash: str) -> str:
+    """The content address of a training run: its samples, settings, base model and the loop's code."""
+    return cache_key([(s.latent_key, s.text_key) for s in samples], settings_hash, model.fingerprint, CODE_VERSION)
+
+
+def completed_result(run_dir: Path) -> TrainingResult | None:
+    """The result of a run that already finished in ``run_dir``, if any."""
+    import json
+
+    path = run_dir / RESULT_FILE
+    if not path.exists():
+        return None
+    return TrainingResult.from_dict(json.loads(path.read_text()))
+
+
+def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = None) -> TrainingResult:
+    """Train a LoRA adapter on cached latents, resuming from the newest checkpoint in ``job.run_dir``."""
+    spec = job.training
+    family = family_for(job.model.pipeline_class)
+    geometry = family.geometry(job.model.path)
+    checkpoints = job.run_dir / "checkpoints"
+
+    # Model: frozen base transformer + trainable LoRA (initialised from the seed).
+    torch.manual_seed(derive_seed(spec.seed, "init"))
+    transformer = family.load_transformer(job.model.path, job.device, torch.float32)
+    if spec.gradient_checkpointing:
+        transformer.enable_gradient_checkpointing()
+    params = add_lora(transformer, job.lora)
+    transformer.train()
+
+    optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+    scheduler = _warmup_cosine(optimizer, spec.warmup_steps, spec.steps)
+    losses: list[float] = []
+    start = 0
+    if existing := list_checkpoints(checkpoints):
+        state = load_checkpoint(existing[-1], transformer, optimizer, scheduler)
+        start, losses = state.step, state.losses
+
+    schedule = BatchSchedule([s.bucket for s in job.samples], spec.batch_size, spec.seed)
+    began = time.perf_counter()
+    for step in range(start, spec.steps):
+        tick = time.perf_counter()
+        step_loss = 0.0
+        for micro in range(spec.gradient_accumulation):
+            micro_step = step * spec.gradient_accumulation + micro
+            batch = _collate([job.samples[i] for i in schedule.batch(micro_step)], job.device)
+            with autocast(job.device, spec.mixed_precision):
+                loss = _flow_loss(family, transformer, geometry, batch, job.frame_rate, spec, micro_step)
+            (loss / spec.gradient_accumulation).backward()
+            step_loss += loss.item() / spec.gradient_accumulation
+        if not math.isfinite(step_loss):
+            last = list_checkpoints(checkpoints)
+            kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+            raise TrainingDivergedError(f"loss became {step_loss} at step {step + 1}; {kept}")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, spec.max_grad_norm))
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(step_loss)
+        done = step + 1
+        if done % spec.checkpoint_every == 0 or done == spec.steps:
+            save_checkpoint(checkpoints, done, transformer, optimizer, scheduler, losses, spec.keep_checkpoints)
+        if on_step:
+            rate = 1.0 / max(time.perf_counter() - tick, 1e-9)
+            on_step(StepLog(done, spec.steps, step_loss, scheduler.get_last_lr()[0], grad_norm, rate))
+
+    adapter = save_adapter(
+        job.run_dir / "adapter",
+        transformer,
+        _pipeline_class(job.model.pipeline_class),
+        {
+            **job.adapter_metadata,
+            "steps": spec.steps,
+            "rank": job.lora.rank,
+            "alpha": job.lora.alpha,
+            "target_modules": list(job.lora.target_modules),
+            "base_model": job.model.model_id,
+            "base_model_revision": job.model.revision,
+        },
+    )
+    curve = write_bytes(job.run_dir / "loss_curve.png", loss_curve_png(losses))
+    result = TrainingResult(adapter, losses, spec.steps, start, time.perf_counter() - began, str(curve))
+    write_json(job.run_dir / RESULT_FILE, result.to_dict())
+    del transformer, optimizer
+    free_memory()
+    return result
+
+
+def _flow_loss(family, transformer, geometry, batch, frame_rate, spec: TrainingSpec, micro_step: int) -> torch.Tensor:
+    """Rectified-flow loss of one micro-batch, all randomness drawn from the micro-step's generator."""
+    clean = batch["latents"]
+    size, _, frames, height, width = clean.shape
+    generator = torch.Generator().manual_seed(derive_seed(spec.seed, "step", micro_step))
+    torch.manual_seed(derive_seed(spec.seed, "dropout", micro_step))
+    sigmas = sample_sigmas(size, frames * height * width, generator)
+    noise = torch.randn(clean.shape, generator=generator).to(clean.device, clean.dtype)
+    sigma_per_frame = sigmas[:, None].repeat(1, frames)
+    frame_weight = torch.ones(size, frames)
+    condition_first = torch.rand(size, generator=generator) < spec.first_frame_conditioning_p
+    if frames > 1:
+        sigma_per_frame[condition_first, 0] = 0.0
+        frame_weight[condition_first, 0] = 0.0
+    sigma_per_frame = sigma_per_frame.to(clean.device)
+    prediction = family.predict_velocity(
+        transformer,
+        geometry,
+        noisy_latents(clean, noise, sigma_per_frame),
+        sigma_per_frame,
+        batch["prompt_embeds"],
+        batch["prompt_attention_mask"],
+        frame_rate,
+    )
+    return masked_mse(prediction, velocity_target(clean, noise), frame_weight.to(clean.device))
+
+
+def _collate(samples: Sequence[LatentRecord], device: torch.device) -> dict[str, torch.Tensor]:
+    loaded = [load_sample(s) for s in samples]
+    return {key: torch.stack([item[key] for item in loaded]).to(device) for key in loaded[0]}
+
+
+def _warmup_cosine(optimizer: torch.optim.Optimizer, warmup: int, total: int):
+    from diffusers.optimization import get_cosine_schedule_with_warmup
+
+    return get_cosine_schedule_with_warmup(optimizer, num_warmup_steps=min(warmup, total), num_training_steps=total)
+
+
+def _pipeline_class(name: str) -> type:
+    import diffusers
+
+    return getattr(diffusers, name)
