@@ -21,6 +21,15 @@ ASSET_ORDER = [
     "adapter_evaluation",
     "registered_adapter",
 ]
+LINEAGE_SUMMARY = [
+    "ltx.dataset",
+    "ltx.dataset_version",
+    "ltx.base_model",
+    "ltx.base_model_revision",
+    "ltx.code_version",
+    "ltx.dagster_run_id",
+    "ltx.mlflow_run_id",
+]
 SUMMARY_KEYS = {
     "raw_videos": ["clips", "quarantined"],
     "video_frames": ["clips", "decoded", "reused", "quarantined"],
@@ -185,13 +194,14 @@ def _registry_list(args) -> int:
         aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(model["aliases"].items())) or "no aliases"
         print(f"{model['name']}  ({aliases})")
         for version in model["versions"]:
-            tags = version["tags"]
+            tags, metrics = version["tags"], version["metrics"]
+            loss = metrics.get("eval/adapter_loss")
             print(
-                f"  v{version['version']:<4} {','.join(version['aliases']) or '-':<20} "
-                f"dataset={tags.get('ltx.dataset', '?')}@{tags.get('ltx.dataset_version', '?')[:10]} "
-                f"base={tags.get('ltx.base_model', '?')} "
-                f"adapter_loss={_short(version['metrics'].get('eval/adapter_loss', 'n/a'))}"
+                f"  v{version['version']:<4} {','.join(version['aliases']) or '-':<12} "
+                f"adapter_loss={_short(loss) if loss is not None else 'n/a'}"
             )
+            for key in LINEAGE_SUMMARY:
+                print(f"        {key:<24} {tags.get(key, '')}")
     return 0
 
 
