@@ -79,6 +79,7 @@ class TrainingSpec(Spec):
     max_grad_norm: float = Field(default=1.0, gt=0)
     seed: int = 0
     first_frame_conditioning_p: float = Field(default=0.0, ge=0.0, le=1.0)
+    audio_loss_weight: float = Field(default=1.0, ge=0.0, description="LTX-2: weight of the audio term")
     checkpoint_every: int = Field(default=100, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)
     mixed_precision: str = Field(default="auto", pattern="^(auto|no|bf16)$")

@@ -1,8 +1,9 @@
 """Latent precompute: VAE latents per clip and text embeddings per caption, cached by content.
 
-``cache/latents/<key>.safetensors`` holds ``latents`` (C×f×h×w, normalised as the pipeline expects);
-``cache/text/<key>.safetensors`` holds ``prompt_embeds`` (L×D) and ``prompt_attention_mask`` (L). A caption
-edit re-encodes only that caption; the encoders are loaded only when something is missing.
+``cache/latents/<key>.safetensors`` holds ``latents`` (C×f×h×w, normalised as the pipeline expects) and, for
+families with sound whose clip has an audio track, ``audio_latents`` (C×L×M); ``cache/text/<key>.safetensors``
+holds the caption's conditioning tensors. A caption edit re-encodes only that caption; the encoders load only
+when something is missing, and are freed afterwards.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from ltx_pipelines.captioning import CaptionRecord
 from ltx_pipelines.compute import free_memory
 from ltx_pipelines.frames import FrameClip
 from ltx_pipelines.hashing import cache_key
-from ltx_pipelines.models.family import family_for
+from ltx_pipelines.models.family import AUDIO, VIDEO, family_for
 from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.splits import holdout_ids
 from ltx_pipelines.tensors import load_tensors, save_tensors, tensor_shape
 
-CODE_VERSION = "encoding-1"
+CODE_VERSION = "encoding-2"
 
 
 @dataclass(frozen=True)
 class LatentRecord:
-    """One training sample in the cache: its video latents and its caption's text embedding."""
+    """One training sample in the cache: its clip's latents and its caption's text embedding."""
 
     clip_id: str
     caption: str
@@ -37,6 +38,7 @@ class LatentRecord:
     text_key: str
     text_path: str
     latent_shape: tuple[int, ...]
+    has_audio: bool = False
     split: str = "train"
 
     def to_dict(self) -> dict:
@@ -71,7 +73,7 @@ def encode_dataset(
     """Encode the clips that have a caption; everything already in the cache is reused."""
     family = family_for(model.pipeline_class)
     result = EncodeResult()
-    pipeline = None
+    encoders = None
     for index, clip in enumerate(clips):
         caption = captions.get(clip.clip_id)
         if caption is None:
@@ -80,38 +82,37 @@ def encode_dataset(
         text_key = cache_key(caption.key, model.fingerprint, CODE_VERSION)
         latent_path = latents_dir / f"{latent_key}.safetensors"
         text_path = text_dir / f"{text_key}.safetensors"
-        if (not latent_path.exists() or not text_path.exists()) and pipeline is None:
-            pipeline = family.load_encoders(model.path, device, dtype)
+        if (not latent_path.exists() or not text_path.exists()) and encoders is None:
+            encoders = family.load_encoders(model.path, device, dtype)
         if latent_path.exists():
             result.videos_reused += 1
         else:
-            frames = torch.from_numpy(clip.load())
-            latents = family.encode_video(pipeline, frames)
-            save_tensors(latent_path, {"latents": latents}, metadata={"clip_id": clip.clip_id})
+            audio = clip.load_audio() if AUDIO in family.modalities else None
+            tensors = family.encode_clip(encoders, torch.from_numpy(clip.load()), audio)
+            save_tensors(latent_path, tensors, metadata={"clip_id": clip.clip_id})
             result.videos_encoded += 1
         if text_path.exists():
             result.texts_reused += 1
         else:
-            embeds, mask = family.encode_prompts(pipeline, [caption.text])
-            save_tensors(text_path, {"prompt_embeds": embeds[0], "prompt_attention_mask": mask[0]})
+            save_tensors(text_path, family.encode_prompts(encoders, [caption.text])[0])
             result.texts_encoded += 1
-        shape = tensor_shape(latent_path, "latents")
         result.records.append(
             LatentRecord(
-                clip.clip_id,
-                caption.text,
-                clip.bucket,
-                latent_key,
-                str(latent_path),
-                text_key,
-                str(text_path),
-                shape,
+                clip_id=clip.clip_id,
+                caption=caption.text,
+                bucket=clip.bucket,
+                latent_key=latent_key,
+                latent_path=str(latent_path),
+                text_key=text_key,
+                text_path=str(text_path),
+                latent_shape=tensor_shape(latent_path, VIDEO),
+                has_audio=_has_tensor(latent_path, AUDIO),
             )
         )
         if on_clip:
             on_clip(index + 1, len(clips))
-    if pipeline is not None:
-        del pipeline
+    if encoders is not None:
+        del encoders
         free_memory()
     return result
 
@@ -123,5 +124,12 @@ def assign_splits(records: Sequence[LatentRecord], holdout_fraction: float) -> l
 
 
 def load_sample(record: LatentRecord) -> dict[str, torch.Tensor]:
-    """A cached sample's tensors: ``latents``, ``prompt_embeds``, ``prompt_attention_mask``."""
+    """A cached sample's tensors: its latents (video, and audio if any) and its text conditioning."""
     return {**load_tensors(record.latent_path), **load_tensors(record.text_path)}
+
+
+def _has_tensor(path: Path, name: str) -> bool:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return name in handle.keys()  # noqa: SIM118 - safe_open has keys(), not __contains__

@@ -12,12 +12,15 @@ import torch
 from ltx_pipelines.config import DatasetSpec
 from ltx_pipelines.dataset import Quarantined, SourceClip
 from ltx_pipelines.hashing import cache_key
+from ltx_pipelines.media.audio import decode_audio
 from ltx_pipelines.media.buckets import choose_bucket, frames_available
 from ltx_pipelines.media.decode import decode_clip
 from ltx_pipelines.media.errors import MediaError
+from ltx_pipelines.models.family import AudioClip
 from ltx_pipelines.tensors import load_tensors, save_tensors
 
-CODE_VERSION = "frames-1"
+CODE_VERSION = "frames-2"
+AUDIO_SAMPLE_RATE = 48_000  # cached at full rate; each model family resamples to its own
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,13 @@ class FrameClip:
 
     def load(self) -> np.ndarray:
         return load_tensors(self.path)["frames"].numpy()
+
+    def load_audio(self) -> AudioClip | None:
+        """The clip's sound over the same time span as its frames, if the source had an audio track."""
+        tensors = load_tensors(self.path)
+        if "audio" not in tensors:
+            return None
+        return AudioClip(tensors["audio"], AUDIO_SAMPLE_RATE)
 
 
 @dataclass
@@ -94,7 +104,13 @@ def extract_frames(
             except MediaError as error:
                 result.quarantined.append(Quarantined(clip.clip_id, error.reason, "video_frames"))
                 continue
-            save_tensors(path, {"frames": torch.from_numpy(frames)}, metadata={"clip_id": clip.clip_id})
+            tensors = {"frames": torch.from_numpy(frames)}
+            if clip.info.has_audio:
+                duration = bucket.frames / (spec.fps or clip.info.fps)
+                audio = decode_audio(clip.path, 0.0, duration, AUDIO_SAMPLE_RATE)
+                if audio is not None:
+                    tensors["audio"] = audio
+            save_tensors(path, tensors, metadata={"clip_id": clip.clip_id})
             result.decoded += 1
         result.clips.append(
             FrameClip(clip.clip_id, key, str(path), bucket.label, bucket.width, bucket.height, bucket.frames)

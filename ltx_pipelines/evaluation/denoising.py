@@ -1,6 +1,6 @@
 """Held-out denoising loss, base vs. adapter, at fixed seeds and noise levels.
 
-The noise for (clip, seed) is drawn from a generator seeded by those two alone, so the base and the adapter
+The noise for (clip, seed, σ) is drawn from a generator seeded by those alone, so the base and the adapter
 (and any two runs) are scored on identical inputs and the numbers compare across runs.
 """
 
@@ -14,11 +14,11 @@ import torch
 
 from ltx_pipelines.compute import free_memory
 from ltx_pipelines.config import EvaluationSpec
-from ltx_pipelines.encoding import LatentRecord, load_sample
+from ltx_pipelines.encoding import LatentRecord
 from ltx_pipelines.models.family import LatentGeometry, ModelFamily, family_for
 from ltx_pipelines.models.resolve import ResolvedModel
-from ltx_pipelines.training.flow import masked_mse, noisy_latents, velocity_target
 from ltx_pipelines.training.lora import load_adapter_into
+from ltx_pipelines.training.objective import collate, flow_matching_loss
 from ltx_pipelines.training.schedule import derive_seed
 
 ADAPTER_NAME = "evaluated"
@@ -84,24 +84,13 @@ def _losses(
 ) -> dict[float, float]:
     totals = dict.fromkeys(spec.sigmas, 0.0)
     for record in samples:
-        tensors = {k: v.unsqueeze(0).to(device) for k, v in load_sample(record).items()}
-        clean = tensors["latents"]
-        frames = clean.shape[2]
+        batch = collate([record], family, geometry, frame_rate, device)
         for seed in spec.seeds:
-            generator = torch.Generator().manual_seed(derive_seed("eval", seed, record.clip_id))
-            noise = torch.randn(clean.shape, generator=generator).to(device)
             for sigma in spec.sigmas:
-                sigma_per_frame = torch.full((1, frames), sigma, device=device)
-                prediction = family.predict_velocity(
-                    transformer,
-                    geometry,
-                    noisy_latents(clean, noise, sigma_per_frame),
-                    sigma_per_frame,
-                    tensors["prompt_embeds"],
-                    tensors["prompt_attention_mask"],
-                    frame_rate,
+                generator = torch.Generator().manual_seed(derive_seed("eval", seed, record.clip_id, sigma))
+                loss = flow_matching_loss(
+                    family, transformer, geometry, batch, frame_rate, generator, sigma=torch.tensor([sigma])
                 )
-                loss = masked_mse(prediction, velocity_target(clean, noise), torch.ones(1, frames, device=device))
-                totals[sigma] += loss.item()
+                totals[sigma] += loss.total.item()
     count = len(samples) * len(spec.seeds)
     return {sigma: total / count for sigma, total in totals.items()}

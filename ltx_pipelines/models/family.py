@@ -1,4 +1,9 @@
-"""The interface every base model family implements, and the lookup from a pipeline class name."""
+"""The interface every base model family implements, and the lookup from a pipeline class name.
+
+Tensors travel as dicts: a clip encodes to ``{"latents": C×f×h×w}`` (plus ``"audio_latents": C×L×M`` for
+families with sound), a caption to ``{"prompt_embeds", "prompt_attention_mask", ...}``; the denoiser takes the
+noisy modalities and their σ and returns a velocity per modality.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,38 @@ from dataclasses import dataclass
 
 import torch
 
+VIDEO = "latents"
+AUDIO = "audio_latents"
+
 
 @dataclass(frozen=True)
 class LatentGeometry:
-    """How the VAE compresses video: frames ``1 + (F-1)/t``, sides ``/s``."""
+    """How the VAEs compress: video frames ``1 + (F-1)/temporal``, sides ``/spatial``; audio latents per second."""
 
     temporal: int
     spatial: int
+    audio_latents_per_second: float = 0.0
+    audio_channels: int = 0
+    audio_mel_bins: int = 0
 
     def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int]:
         return (frames - 1) // self.temporal + 1, height // self.spatial, width // self.spatial
+
+    def pixel_frames(self, latent_frames: int) -> int:
+        return (latent_frames - 1) * self.temporal + 1
+
+    def audio_latent_shape(self, latent_frames: int, frame_rate: float) -> tuple[int, int, int]:
+        """C×L×M of the audio that spans ``latent_frames`` of video at ``frame_rate``."""
+        seconds = self.pixel_frames(latent_frames) / frame_rate
+        return self.audio_channels, round(seconds * self.audio_latents_per_second), self.audio_mel_bins
+
+
+@dataclass(frozen=True)
+class AudioClip:
+    """A waveform (channels × samples, float in [-1, 1]) and its sample rate."""
+
+    waveform: torch.Tensor
+    sample_rate: int
 
 
 class ModelFamily(ABC):
@@ -24,10 +51,11 @@ class ModelFamily(ABC):
 
     name: str
     pipeline_class_name: str
+    modalities: tuple[str, ...] = (VIDEO,)
 
     @abstractmethod
     def load_encoders(self, path: str, device: torch.device, dtype: torch.dtype):
-        """A pipeline with the VAE and text encoder loaded and no transformer (for latent precompute)."""
+        """A pipeline with the VAE(s) and text encoder loaded and no transformer (for latent precompute)."""
 
     @abstractmethod
     def load_transformer(self, path: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
@@ -38,36 +66,36 @@ class ModelFamily(ABC):
         """The full generation pipeline."""
 
     @abstractmethod
-    def encode_video(self, pipeline, frames: torch.Tensor) -> torch.Tensor:
-        """Normalised latents C×f×h×w of F×H×W×3 uint8 ``frames``."""
+    def geometry(self, path: str) -> LatentGeometry:
+        """The VAEs' compression factors, read from the model folder's configs."""
 
     @abstractmethod
-    def encode_prompts(self, pipeline, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Text embeddings B×L×D and attention masks B×L."""
+    def encode_clip(self, encoders, frames: torch.Tensor, audio: AudioClip | None) -> dict[str, torch.Tensor]:
+        """Normalised latents of F×H×W×3 uint8 ``frames`` (and of ``audio`` where the family has sound)."""
 
     @abstractmethod
-    def predict_velocity(
+    def encode_prompts(self, encoders, texts: list[str]) -> list[dict[str, torch.Tensor]]:
+        """Per text: the tensors the denoiser is conditioned on."""
+
+    @abstractmethod
+    def predict(
         self,
         transformer: torch.nn.Module,
         geometry: LatentGeometry,
-        noisy: torch.Tensor,
-        timesteps: torch.Tensor,
-        prompt_embeds: torch.Tensor,
-        prompt_mask: torch.Tensor,
+        noisy: dict[str, torch.Tensor],
+        sigmas: dict[str, torch.Tensor],
+        text: dict[str, torch.Tensor],
         frame_rate: float,
-    ) -> torch.Tensor:
-        """The transformer's velocity for B×C×f×h×w ``noisy`` latents; ``timesteps`` is B×f (σ per latent frame)."""
-
-    @abstractmethod
-    def geometry(self, path: str) -> LatentGeometry:
-        """The VAE's compression factors."""
+    ) -> dict[str, torch.Tensor]:
+        """Velocity per modality. ``sigmas["latents"]`` is B×f (σ per latent frame); ``sigmas["audio_latents"]`` B."""
 
 
 def family_for(pipeline_class_name: str) -> ModelFamily:
     """The family that handles a diffusers pipeline class (from ``model_index.json``)."""
+    from ltx_pipelines.models.ltx2 import LTX2Family
     from ltx_pipelines.models.ltx_video import LTXVideoFamily
 
-    families: list[ModelFamily] = [LTXVideoFamily()]
+    families: list[ModelFamily] = [LTXVideoFamily(), LTX2Family()]
     for family in families:
         if pipeline_class_name == family.pipeline_class_name:
             return family

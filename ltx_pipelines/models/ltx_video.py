@@ -7,9 +7,14 @@ from pathlib import Path
 
 import torch
 
-from ltx_pipelines.models.family import LatentGeometry, ModelFamily
+from ltx_pipelines.models.family import VIDEO, AudioClip, LatentGeometry, ModelFamily
 
 MAX_SEQUENCE_LENGTH = 128
+
+
+def pixels_of(frames: torch.Tensor, vae: torch.nn.Module) -> torch.Tensor:
+    """F×H×W×3 uint8 → 1×3×F×H×W in [-1, 1] on the VAE's device and dtype."""
+    return frames.to(vae.device, vae.dtype).permute(3, 0, 1, 2).unsqueeze(0) / 127.5 - 1.0
 
 
 class LTXVideoFamily(ModelFamily):
@@ -21,7 +26,7 @@ class LTXVideoFamily(ModelFamily):
     def load_encoders(self, path: str, device: torch.device, dtype: torch.dtype):
         from diffusers import LTXPipeline
 
-        pipeline = LTXPipeline.from_pretrained(path, transformer=None, torch_dtype=dtype)
+        pipeline = LTXPipeline.from_pretrained(path, transformer=None, dtype=dtype)
         pipeline.vae.to(device).eval()
         pipeline.text_encoder.to(device).eval()
         return pipeline
@@ -29,59 +34,60 @@ class LTXVideoFamily(ModelFamily):
     def load_transformer(self, path: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
         from diffusers import LTXVideoTransformer3DModel
 
-        return LTXVideoTransformer3DModel.from_pretrained(path, subfolder="transformer", torch_dtype=dtype).to(device)
+        return LTXVideoTransformer3DModel.from_pretrained(path, subfolder="transformer", dtype=dtype).to(device)
 
     def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype):
         from diffusers import LTXPipeline
 
-        pipeline = LTXPipeline.from_pretrained(path, torch_dtype=dtype)
+        pipeline = LTXPipeline.from_pretrained(path, dtype=dtype)
         pipeline.set_progress_bar_config(disable=True)
         return pipeline.to(device)
 
-    @torch.no_grad()
-    def encode_video(self, pipeline, frames: torch.Tensor) -> torch.Tensor:
-        vae = pipeline.vae
-        pixels = frames.to(vae.device, vae.dtype).permute(3, 0, 1, 2).unsqueeze(0) / 127.5 - 1.0  # 1×3×F×H×W
-        latents = vae.encode(pixels).latent_dist.mode()
-        latents = pipeline._normalize_latents(latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor)
-        return latents[0].float().cpu()
+    def geometry(self, path: str) -> LatentGeometry:
+        from accelerate import init_empty_weights
+        from diffusers import AutoencoderKLLTXVideo
+
+        with init_empty_weights():  # the compression factors without allocating the weights
+            vae = AutoencoderKLLTXVideo.from_config(json.loads((Path(path) / "vae" / "config.json").read_text()))
+        return LatentGeometry(temporal=vae.temporal_compression_ratio, spatial=vae.spatial_compression_ratio)
 
     @torch.no_grad()
-    def encode_prompts(self, pipeline, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        embeds, mask, _, _ = pipeline.encode_prompt(
+    def encode_clip(self, encoders, frames: torch.Tensor, audio: AudioClip | None) -> dict[str, torch.Tensor]:
+        vae = encoders.vae
+        latents = vae.encode(pixels_of(frames, vae)).latent_dist.mode()
+        latents = encoders._normalize_latents(latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor)
+        return {VIDEO: latents[0].float().cpu()}
+
+    @torch.no_grad()
+    def encode_prompts(self, encoders, texts: list[str]) -> list[dict[str, torch.Tensor]]:
+        embeds, mask, _, _ = encoders.encode_prompt(
             texts,
             do_classifier_free_guidance=False,
             max_sequence_length=MAX_SEQUENCE_LENGTH,
-            device=pipeline.text_encoder.device,
+            device=encoders.text_encoder.device,
         )
-        return embeds.float().cpu(), mask.cpu()
+        return [
+            {"prompt_embeds": e.float().cpu(), "prompt_attention_mask": m.cpu()}
+            for e, m in zip(embeds, mask, strict=True)
+        ]
 
-    def predict_velocity(self, transformer, geometry, noisy, timesteps, prompt_embeds, prompt_mask, frame_rate):
+    def predict(self, transformer, geometry, noisy, sigmas, text, frame_rate):
         from diffusers import LTXPipeline
 
-        batch, _, frames, height, width = noisy.shape
-        tokens = LTXPipeline._pack_latents(noisy, 1, 1)
+        video = noisy[VIDEO]
+        batch, _, frames, height, width = video.shape
+        patch, patch_t = transformer.config.patch_size, transformer.config.patch_size_t
         # σ per latent frame, broadcast to every token of that frame; the model reads timesteps in [0, 1000].
-        per_token = timesteps[:, :, None].expand(batch, frames, height * width).reshape(batch, -1) * 1000.0
+        per_token = sigmas[VIDEO][:, :, None].expand(batch, frames, height * width).reshape(batch, -1) * 1000.0
         out = transformer(
-            hidden_states=tokens,
-            encoder_hidden_states=prompt_embeds,
+            hidden_states=LTXPipeline._pack_latents(video, patch, patch_t),
+            encoder_hidden_states=text["prompt_embeds"],
             timestep=per_token,
-            encoder_attention_mask=prompt_mask,
+            encoder_attention_mask=text["prompt_attention_mask"],
             num_frames=frames,
             height=height,
             width=width,
             rope_interpolation_scale=(geometry.temporal / frame_rate, geometry.spatial, geometry.spatial),
             return_dict=False,
         )[0]
-        return LTXPipeline._unpack_latents(out, frames, height, width, 1, 1)
-
-    def geometry(self, path: str) -> LatentGeometry:
-        config = json.loads((Path(path) / "vae" / "config.json").read_text())
-        spatial = config.get("spatial_compression_ratio") or config["patch_size"] * 2 ** sum(
-            bool(x) for x in config["spatio_temporal_scaling"]
-        )
-        temporal = config.get("temporal_compression_ratio") or config["patch_size_t"] * 2 ** sum(
-            bool(x) for x in config["spatio_temporal_scaling"]
-        )
-        return LatentGeometry(temporal=temporal, spatial=spatial)
+        return {VIDEO: LTXPipeline._unpack_latents(out, frames, height, width, patch, patch_t)}

@@ -84,6 +84,178 @@ def build_tiny_ltx_video(target: Path, seed: int = 0) -> Path:
     return target
 
 
+def build_tiny_ltx2(target: Path, seed: int = 0) -> Path:
+    """Save a tiny ``LTX2Pipeline``: 2-layer audio-video transformer, video + audio VAEs, vocoder, connectors and
+    a 2-layer Gemma 3 with a byte-level BPE tokenizer trained here (no download)."""
+    from diffusers import (
+        AutoencoderKLLTX2Audio,
+        AutoencoderKLLTX2Video,
+        FlowMatchEulerDiscreteScheduler,
+        LTX2Pipeline,
+        LTX2VideoTransformer3DModel,
+    )
+    from diffusers.pipelines.ltx2 import LTX2TextConnectors
+    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
+
+    torch.manual_seed(seed)
+    text_hidden, text_layers = 32, 2
+    text_encoder = Gemma3ForConditionalGeneration(
+        Gemma3Config(
+            text_config={
+                "vocab_size": 512,
+                "hidden_size": text_hidden,
+                "intermediate_size": 64,
+                "num_hidden_layers": text_layers,
+                "num_attention_heads": 2,
+                "num_key_value_heads": 1,
+                "head_dim": 16,
+                "max_position_embeddings": 2048,
+            },
+            vision_config={
+                "hidden_size": 16,
+                "intermediate_size": 32,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "image_size": 28,
+                "patch_size": 14,
+            },
+            mm_tokens_per_image=4,
+            boi_token_index=4,
+            eoi_token_index=5,
+            image_token_index=6,
+        )
+    )
+    transformer = LTX2VideoTransformer3DModel(
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=4,
+        attention_head_dim=16,
+        cross_attention_dim=64,
+        audio_in_channels=4,
+        audio_out_channels=4,
+        audio_num_attention_heads=2,
+        audio_attention_head_dim=8,
+        audio_cross_attention_dim=16,
+        num_layers=2,
+        qk_norm="rms_norm_across_heads",
+        caption_channels=text_hidden,
+        rope_double_precision=False,
+        rope_type="split",
+    )
+    connectors = LTX2TextConnectors(
+        caption_channels=text_hidden,
+        text_proj_in_factor=text_layers + 1,
+        video_connector_num_attention_heads=4,
+        video_connector_attention_head_dim=8,
+        video_connector_num_layers=1,
+        video_connector_num_learnable_registers=None,
+        audio_connector_num_attention_heads=4,
+        audio_connector_attention_head_dim=8,
+        audio_connector_num_layers=1,
+        audio_connector_num_learnable_registers=None,
+        connector_rope_base_seq_len=32,
+        rope_theta=10000.0,
+        rope_double_precision=False,
+        causal_temporal_positioning=False,
+        rope_type="split",
+    )
+    vae = AutoencoderKLLTX2Video(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=8,
+        block_out_channels=(8, 8),
+        decoder_block_out_channels=(8, 8),
+        layers_per_block=(1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1),
+        spatio_temporal_scaling=(True, True),
+        decoder_spatio_temporal_scaling=(True, True),
+        decoder_inject_noise=(False, False, False),
+        downsample_type=("spatiotemporal", "spatiotemporal"),
+        upsample_residual=(False, False),
+        upsample_factor=(1, 1),
+        timestep_conditioning=False,
+        patch_size=1,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    )
+    audio_vae = AutoencoderKLLTX2Audio(
+        base_channels=4,
+        output_channels=2,
+        ch_mult=(1, 1, 1),
+        num_res_blocks=1,
+        attn_resolutions=None,
+        in_channels=2,
+        resolution=32,
+        latent_channels=2,
+        norm_type="pixel",
+        causality_axis="height",
+        dropout=0.0,
+        mid_block_add_attention=False,
+        sample_rate=16000,
+        mel_hop_length=160,
+        is_causal=True,
+        mel_bins=8,
+    )
+    vocoder = LTX2Vocoder(
+        in_channels=audio_vae.config.output_channels * audio_vae.config.mel_bins,
+        hidden_channels=32,
+        out_channels=2,
+        upsample_kernel_sizes=[4, 4],
+        upsample_factors=[2, 2],
+        resnet_kernel_sizes=[3],
+        resnet_dilations=[[1, 3, 5]],
+        leaky_relu_negative_slope=0.1,
+        output_sampling_rate=16000,
+    )
+    pipeline = LTX2Pipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(
+            use_dynamic_shifting=True,
+            base_shift=0.95,
+            max_shift=2.05,
+            base_image_seq_len=1024,
+            max_image_seq_len=4096,
+            shift_terminal=0.1,
+        ),
+        vae=vae,
+        audio_vae=audio_vae,
+        text_encoder=text_encoder,
+        tokenizer=tiny_gemma_tokenizer(),
+        connectors=connectors,
+        transformer=transformer,
+        vocoder=vocoder,
+    )
+    with atomic_dir(target) as tmp:
+        pipeline.save_pretrained(tmp, safe_serialization=True)
+        (tmp / "ltx_pipelines_preset.txt").write_text(f"tiny-ltx2 v{PRESET_VERSION} seed {seed}\n")
+    return target
+
+
+def tiny_gemma_tokenizer(vocab_size: int = 512):
+    """A ``GemmaTokenizerFast`` around a byte-level BPE trained here on the demo vocabulary (deterministic)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GemmaTokenizerFast
+
+    from ltx_pipelines.demo_data import COLOURS, MOTIONS, SHAPES, STYLE_PHRASES
+
+    special = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_image>", "<end_of_image>", "<image_soft_token>"]
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.Metaspace()
+    bpe.decoder = decoders.Metaspace()
+    words = [*COLOURS, *SHAPES, *MOTIONS, *STYLE_PHRASES.values(), "a moving on the with and of in"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=special, initial_alphabet=[chr(i) for i in range(32, 127)]
+    )
+    bpe.train_from_iterator(words * 4, trainer)
+    return GemmaTokenizerFast(
+        tokenizer_object=bpe, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
+    )
+
+
 PRESETS: dict[str, Callable[[Path], Path]] = {
     "tiny-ltx-video": build_tiny_ltx_video,
+    "tiny-ltx2": build_tiny_ltx2,
 }

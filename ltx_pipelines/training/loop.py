@@ -17,14 +17,14 @@ import torch
 from ltx_pipelines.atomic import write_bytes, write_json
 from ltx_pipelines.compute import autocast, free_memory
 from ltx_pipelines.config import LoraSpec, TrainingSpec
-from ltx_pipelines.encoding import LatentRecord, load_sample
+from ltx_pipelines.encoding import LatentRecord
 from ltx_pipelines.hashing import cache_key
 from ltx_pipelines.models.family import family_for
 from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.plots import loss_curve_png
 from ltx_pipelines.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from ltx_pipelines.training.flow import masked_mse, noisy_latents, sample_sigmas, velocity_target
 from ltx_pipelines.training.lora import AdapterFiles, add_lora, save_adapter
+from ltx_pipelines.training.objective import collate, flow_matching_loss
 from ltx_pipelines.training.schedule import BatchSchedule, derive_seed
 
 RESULT_FILE = "result.json"
@@ -130,9 +130,22 @@ def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = Non
         step_loss = 0.0
         for micro in range(spec.gradient_accumulation):
             micro_step = step * spec.gradient_accumulation + micro
-            batch = _collate([job.samples[i] for i in schedule.batch(micro_step)], job.device)
+            batch = collate(
+                [job.samples[i] for i in schedule.batch(micro_step)], family, geometry, job.frame_rate, job.device
+            )
+            generator = torch.Generator().manual_seed(derive_seed(spec.seed, "step", micro_step))
+            torch.manual_seed(derive_seed(spec.seed, "dropout", micro_step))
             with autocast(job.device, spec.mixed_precision):
-                loss = _flow_loss(family, transformer, geometry, batch, job.frame_rate, spec, micro_step)
+                loss = flow_matching_loss(
+                    family,
+                    transformer,
+                    geometry,
+                    batch,
+                    job.frame_rate,
+                    generator,
+                    first_frame_p=spec.first_frame_conditioning_p,
+                    audio_weight=spec.audio_loss_weight,
+                ).total
             (loss / spec.gradient_accumulation).backward()
             step_loss += loss.item() / spec.gradient_accumulation
         if not math.isfinite(step_loss):
@@ -171,38 +184,6 @@ def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = Non
     del transformer, optimizer
     free_memory()
     return result
-
-
-def _flow_loss(family, transformer, geometry, batch, frame_rate, spec: TrainingSpec, micro_step: int) -> torch.Tensor:
-    """Rectified-flow loss of one micro-batch, all randomness drawn from the micro-step's generator."""
-    clean = batch["latents"]
-    size, _, frames, height, width = clean.shape
-    generator = torch.Generator().manual_seed(derive_seed(spec.seed, "step", micro_step))
-    torch.manual_seed(derive_seed(spec.seed, "dropout", micro_step))
-    sigmas = sample_sigmas(size, frames * height * width, generator)
-    noise = torch.randn(clean.shape, generator=generator).to(clean.device, clean.dtype)
-    sigma_per_frame = sigmas[:, None].repeat(1, frames)
-    frame_weight = torch.ones(size, frames)
-    condition_first = torch.rand(size, generator=generator) < spec.first_frame_conditioning_p
-    if frames > 1:
-        sigma_per_frame[condition_first, 0] = 0.0
-        frame_weight[condition_first, 0] = 0.0
-    sigma_per_frame = sigma_per_frame.to(clean.device)
-    prediction = family.predict_velocity(
-        transformer,
-        geometry,
-        noisy_latents(clean, noise, sigma_per_frame),
-        sigma_per_frame,
-        batch["prompt_embeds"],
-        batch["prompt_attention_mask"],
-        frame_rate,
-    )
-    return masked_mse(prediction, velocity_target(clean, noise), frame_weight.to(clean.device))
-
-
-def _collate(samples: Sequence[LatentRecord], device: torch.device) -> dict[str, torch.Tensor]:
-    loaded = [load_sample(s) for s in samples]
-    return {key: torch.stack([item[key] for item in loaded]).to(device) for key in loaded[0]}
 
 
 def _warmup_cosine(optimizer: torch.optim.Optimizer, warmup: int, total: int):

@@ -1,0 +1,146 @@
+"""LTX-2 through diffusers' ``LTX2Pipeline``: Gemma 3 text encoder + connectors, video and audio VAEs.
+
+The text cache holds the connectors' outputs (video and audio prompt embeddings, the connector mask), so the
+~12B-parameter text encoder never loads during training. Clips without sound train the video stream alone: their
+audio input is pure noise at σ = 1 and carries no loss.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ltx_pipelines.media.audio import resample
+from ltx_pipelines.models.family import AUDIO, VIDEO, AudioClip, LatentGeometry, ModelFamily
+from ltx_pipelines.models.ltx_video import pixels_of
+from ltx_pipelines.models.mel import log_mel
+
+MAX_SEQUENCE_LENGTH = 1024  # LTX2Pipeline's default; connectors with learnable registers depend on it
+
+
+class LTX2Family(ModelFamily):
+    """LTX-2 audio + video: two streams, one transformer."""
+
+    name = "ltx-2"
+    pipeline_class_name = "LTX2Pipeline"
+    modalities = (VIDEO, AUDIO)
+
+    def load_encoders(self, path: str, device: torch.device, dtype: torch.dtype):
+        from diffusers import LTX2Pipeline
+
+        pipeline = LTX2Pipeline.from_pretrained(path, transformer=None, vocoder=None, dtype=dtype)
+        for part in (pipeline.vae, pipeline.audio_vae, pipeline.text_encoder, pipeline.connectors):
+            part.to(device).eval()
+        return pipeline
+
+    def load_transformer(self, path: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+        from diffusers import LTX2VideoTransformer3DModel
+
+        return LTX2VideoTransformer3DModel.from_pretrained(path, subfolder="transformer", dtype=dtype).to(device)
+
+    def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype):
+        from diffusers import LTX2Pipeline
+
+        pipeline = LTX2Pipeline.from_pretrained(path, dtype=dtype)
+        pipeline.set_progress_bar_config(disable=True)
+        return pipeline.to(device)
+
+    def geometry(self, path: str) -> LatentGeometry:
+        from accelerate import init_empty_weights
+        from diffusers import AutoencoderKLLTX2Audio, AutoencoderKLLTX2Video
+
+        with init_empty_weights():  # the compression factors without allocating the weights
+            vae = AutoencoderKLLTX2Video.from_config(_config(path, "vae"))
+            audio = AutoencoderKLLTX2Audio.from_config(_config(path, "audio_vae"))
+        return LatentGeometry(
+            temporal=vae.temporal_compression_ratio,
+            spatial=vae.spatial_compression_ratio,
+            audio_latents_per_second=audio.config.sample_rate
+            / audio.config.mel_hop_length
+            / audio.temporal_compression_ratio,
+            audio_channels=audio.config.latent_channels,
+            audio_mel_bins=audio.config.mel_bins // audio.mel_compression_ratio,
+        )
+
+    @torch.no_grad()
+    def encode_clip(self, encoders, frames: torch.Tensor, audio: AudioClip | None) -> dict[str, torch.Tensor]:
+        vae = encoders.vae
+        latents = vae.encode(pixels_of(frames, vae)).latent_dist.mode()
+        latents = encoders._normalize_latents(latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor)
+        out = {VIDEO: latents[0].float().cpu()}
+        if audio is not None:
+            out[AUDIO] = self._encode_audio(encoders, audio)
+        return out
+
+    def _encode_audio(self, encoders, audio: AudioClip) -> torch.Tensor:
+        audio_vae = encoders.audio_vae
+        config = audio_vae.config
+        waveform = resample(audio.waveform, audio.sample_rate, config.sample_rate)
+        if waveform.shape[0] != config.in_channels:  # mono ↔ stereo
+            waveform = waveform.mean(0, keepdim=True).expand(config.in_channels, -1)
+        mel = log_mel(waveform, config.sample_rate, config.mel_hop_length, config.mel_bins).unsqueeze(0)
+        latents = audio_vae.encode(mel.to(audio_vae.device, audio_vae.dtype)).latent_dist.mode()  # 1×C×L×M
+        length, bins = latents.shape[2:]
+        packed = encoders._normalize_audio_latents(
+            encoders._pack_audio_latents(latents), audio_vae.latents_mean, audio_vae.latents_std
+        )
+        latents = encoders._unpack_audio_latents(packed, length, bins)[0]
+        seconds = waveform.shape[-1] / config.sample_rate
+        wanted = round(seconds * config.sample_rate / config.mel_hop_length / audio_vae.temporal_compression_ratio)
+        if latents.shape[1] < wanted:
+            latents = torch.nn.functional.pad(latents, (0, 0, 0, wanted - latents.shape[1]))
+        return latents[:, :wanted].float().cpu()
+
+    @torch.no_grad()
+    def encode_prompts(self, encoders, texts: list[str]) -> list[dict[str, torch.Tensor]]:
+        device = encoders.text_encoder.device
+        embeds, mask, _, _ = encoders.encode_prompt(
+            texts, do_classifier_free_guidance=False, max_sequence_length=MAX_SEQUENCE_LENGTH, device=device
+        )
+        side = getattr(encoders.tokenizer, "padding_side", "left")
+        video, audio, connector_mask = encoders.connectors(embeds, mask, padding_side=side)
+        return [
+            {"prompt_embeds": v.float().cpu(), "audio_prompt_embeds": a.float().cpu(), "prompt_attention_mask": m.cpu()}
+            for v, a, m in zip(video, audio, connector_mask, strict=True)
+        ]
+
+    def predict(self, transformer, geometry, noisy, sigmas, text, frame_rate):
+        from diffusers import LTX2Pipeline
+
+        video, audio = noisy[VIDEO], noisy[AUDIO]
+        batch, _, frames, height, width = video.shape
+        audio_length, audio_bins = audio.shape[2], audio.shape[3]
+        patch, patch_t = transformer.config.patch_size, transformer.config.patch_size_t
+        per_token = sigmas[VIDEO][:, :, None].expand(batch, frames, height * width).reshape(batch, -1) * 1000.0
+        audio_t = sigmas[AUDIO] * 1000.0
+        device = video.device
+        video_out, audio_out = transformer(
+            hidden_states=LTX2Pipeline._pack_latents(video, patch, patch_t),
+            audio_hidden_states=LTX2Pipeline._pack_audio_latents(audio),
+            encoder_hidden_states=text["prompt_embeds"],
+            audio_encoder_hidden_states=text["audio_prompt_embeds"],
+            timestep=per_token,
+            audio_timestep=audio_t,
+            sigma=sigmas[VIDEO].amax(dim=1) * 1000.0,
+            audio_sigma=audio_t,
+            encoder_attention_mask=text["prompt_attention_mask"],
+            audio_encoder_attention_mask=text["prompt_attention_mask"],
+            num_frames=frames,
+            height=height,
+            width=width,
+            fps=frame_rate,
+            audio_num_frames=audio_length,
+            video_coords=transformer.rope.prepare_video_coords(batch, frames, height, width, device, fps=frame_rate),
+            audio_coords=transformer.audio_rope.prepare_audio_coords(batch, audio_length, device),
+            return_dict=False,
+        )
+        return {
+            VIDEO: LTX2Pipeline._unpack_latents(video_out, frames, height, width, patch, patch_t),
+            AUDIO: LTX2Pipeline._unpack_audio_latents(audio_out, audio_length, audio_bins),
+        }
+
+
+def _config(path: str, component: str) -> dict:
+    return json.loads((Path(path) / component / "config.json").read_text())
