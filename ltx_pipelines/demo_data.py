@@ -35,6 +35,8 @@ STYLE_PHRASES = {
     "plain": "on a soft background, flat colours",
     "neon": "on a dark grid, glowing neon outline",
 }
+TONES = {"circle": ("a low hum", 220.0), "square": ("a steady beep", 440.0), "triangle": ("a high whistle", 880.0)}
+AUDIO_RATE = 48_000
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,10 @@ class ClipSpec:
     @property
     def caption(self) -> str:
         return f"a {self.colour} {self.shape} moving {self.motion} {STYLE_PHRASES[self.style]}"
+
+    @property
+    def sound_caption(self) -> str:
+        return f"{self.caption}, with {TONES[self.shape][0]}"
 
     @property
     def stem(self) -> str:
@@ -78,6 +84,15 @@ def render_clip(spec: ClipSpec, width: int = 96, height: int = 64, frames: int =
             alpha = alpha[..., None]
         out[t] = np.clip(background * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
     return out
+
+
+def render_sound(spec: ClipSpec, seconds: float, sample_rate: int = AUDIO_RATE) -> np.ndarray:
+    """2×samples float32: the shape's tone, panned to follow the horizontal motion."""
+    time = np.arange(round(seconds * sample_rate)) / sample_rate
+    tone = 0.4 * np.sin(2 * np.pi * TONES[spec.shape][1] * time)
+    (x0, _), (x1, _) = MOTIONS[spec.motion]
+    pan = x0 + (x1 - x0) * time / max(seconds, 1e-9)  # 0 = left, 1 = right
+    return np.stack([tone * (1 - pan), tone * pan]).astype(np.float32)
 
 
 def _background(style: str, width: int, height: int, xs: np.ndarray, ys: np.ndarray, rng) -> np.ndarray:
@@ -125,14 +140,20 @@ def write_dataset(
     height: int = 64,
     frames: int = 24,
     fps: float = 24.0,
+    audio: bool = False,
 ) -> list[Path]:
-    """Write ``count`` clips (MP4 + same-name .txt caption) into ``directory``; returns the video paths."""
+    """Write ``count`` clips (MP4 + same-name .txt caption) into ``directory``; returns the video paths.
+
+    With ``audio`` each clip carries its shape's tone (and the caption says so), for audio + video models.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for index, spec in enumerate(clip_specs(style, count, seed)):
         video = directory / f"{spec.stem}.mp4"
-        write_video(video, render_clip(spec, width, height, frames, seed=seed * 1000 + index), fps=fps)
-        write_text(video.with_suffix(".txt"), spec.caption + "\n")
+        pixels = render_clip(spec, width, height, frames, seed=seed * 1000 + index)
+        sound = render_sound(spec, frames / fps) if audio else None
+        write_video(video, pixels, fps=fps, audio=sound, sample_rate=AUDIO_RATE)
+        write_text(video.with_suffix(".txt"), (spec.sound_caption if audio else spec.caption) + "\n")
         paths.append(video)
     return paths
