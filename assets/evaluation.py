@@ -1,13 +1,14 @@
 """adapter_evaluation: held-out denoising loss, base vs. adapter, at fixed seeds and noise levels."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from assets.metadata import table
 from assets.partitions import datasets_partitions
-from ltx_pipelines.atomic import write_json
 from ltx_pipelines.config import with_overrides
 from ltx_pipelines.encoding import LatentRecord
-from ltx_pipelines.evaluation.denoising import evaluate_denoising
+from ltx_pipelines.evaluation.denoising import REPORT_FILE, evaluate_denoising, save_report
 from ltx_pipelines.hashing import cache_key
 from ltx_pipelines.models.resolve import ResolvedModel
 from resources import ComputeResource, StorageResource
@@ -50,8 +51,8 @@ def adapter_evaluation(
         lora_adapter["frame_rate"],
         compute.torch_device(),
     )
-    record = {**report.to_dict(), "spec": spec.model_dump(), "adapter_sha256": lora_adapter["data_version"]}
-    path = write_json(f"{lora_adapter['run_dir']}/evaluation.json", record)
+    record = save_report(lora_adapter["run_dir"], report, spec, lora_adapter["data_version"])
+    path = Path(lora_adapter["run_dir"]) / REPORT_FILE
     context.log.info(
         f"held-out loss: base {report.base_loss:.4f}, adapter {report.adapter_loss:.4f} "
         f"({report.relative_improvement:+.1%})"

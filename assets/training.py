@@ -55,18 +55,23 @@ def lora_adapter(
         },
     )
     lora = with_overrides(recipe.lora, {"rank": config.rank, "alpha": config.alpha})
-    model = ResolvedModel(**latents["model"])
     samples = [r for r in map(LatentRecord.from_dict, latents["samples"]) if r.split == "train"]
-    frame_rate = recipe.dataset.fps or 24.0
-    config_hash = loop.config_hash(lora, training, frame_rate)
-    run_key = loop.run_key(samples, model, config_hash)
-    run_dir = home.runs / f"{context.partition_key}-{run_key}"
-
-    result = loop.completed_result(run_dir)
+    job = loop.TrainingJob.plan(
+        home.runs,
+        context.partition_key,
+        samples,
+        ResolvedModel(**latents["model"]),
+        lora,
+        training,
+        frame_rate=recipe.dataset.fps or 24.0,
+        device=compute.torch_device(),
+        adapter_metadata={"trigger_word": recipe.dataset.trigger_word, "code_version": code_version()},
+    )
+    result = loop.completed_result(job.run_dir)
     status = "cached"
     if result is None:
         status = "trained"
-        context.log.info(f"training {training.steps} steps on {len(samples)} clips in {run_dir}")
+        context.log.info(f"training {training.steps} steps on {len(samples)} clips in {job.run_dir}")
 
         def on_step(log: loop.StepLog) -> None:
             if log.step % config.log_every == 0 or log.step == log.total:
@@ -75,36 +80,25 @@ def lora_adapter(
                     f"grad_norm {log.grad_norm:.3f} {log.steps_per_second:.1f} it/s"
                 )
 
-        job = loop.TrainingJob(
-            model=model,
-            samples=samples,
-            lora=lora,
-            training=training,
-            run_dir=run_dir,
-            frame_rate=frame_rate,
-            device=compute.torch_device(),
-            adapter_metadata={
-                "dataset": context.partition_key,
-                "trigger_word": recipe.dataset.trigger_word,
-                "code_version": code_version(),
-            },
-        )
         result = loop.train_lora(job, on_step=on_step)
     else:
         context.log.info(f"adapter for these inputs already trained: {result.adapter.directory}")
     with open(result.loss_curve, "rb") as handle:
         curve = handle.read()
+    pictures = {"loss_curve": image(curve, "loss curve")}
+    if sheets := sorted(job.run_dir.glob("samples/step-*/contact_sheet.png")):
+        pictures["validation_samples"] = image(sheets[-1].read_bytes(), f"validation samples, {sheets[-1].parent.name}")
     return dg.Output(
         {
             "data_version": result.adapter.sha256,
-            "run_dir": str(run_dir),
-            "run_key": run_key,
-            "config_hash": config_hash,
+            "run_dir": str(job.run_dir),
+            "run_key": job.run_key,
+            "config_hash": job.config_hash,
             "dataset_version": latents["data_version"],
-            "model": model.to_dict(),
+            "model": job.model.to_dict(),
             "training": training.model_dump(),
             "lora": lora.model_dump(),
-            "frame_rate": frame_rate,
+            "frame_rate": job.frame_rate,
             "train_clips": [s.clip_id for s in samples],
             "result": result.to_dict(),
         },
@@ -119,6 +113,6 @@ def lora_adapter(
             "seconds": round(result.seconds, 1),
             "adapter": dg.MetadataValue.path(result.adapter.diffusers_file),
             "adapter_sha256": result.adapter.sha256,
-            "loss_curve": image(curve, "loss curve"),
+            **pictures,
         },
     )

@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("name", nargs="?", default="tiny-ltx-video")
     model.set_defaults(handler=_build_model)
 
+    train = commands.add_parser("train", help="the whole fine-tune without Dagster (for a GPU pod), same outputs")
+    train.add_argument("config", type=Path, help="YAML: dataset: DIR, optional recipe: {...}, device: auto")
+    train.set_defaults(handler=_train)
+
     run = commands.add_parser("materialize", help="register DIR as a dataset and materialize the whole graph")
     run.add_argument("--dataset", required=True, type=Path)
     run.add_argument("--key", help="partition key (default: the folder name)")
@@ -110,6 +114,35 @@ def _build_model(args) -> int:
 
     model = resolve_model(args.name, _home(args).ensure())
     print(f"{model.model_id}: {model.path} ({model.pipeline_class}, fingerprint {model.fingerprint})")
+    return 0
+
+
+def _train(args) -> int:
+    from tqdm import tqdm
+
+    from ltx_pipelines.workflow import load_train_config, run_workflow
+
+    folder, recipe, device = load_train_config(args.config)
+    bar = tqdm(total=recipe.training.steps, desc="training", unit="step", disable=None)
+
+    def on_step(log) -> None:
+        bar.n = log.step
+        bar.set_postfix(loss=f"{log.loss:.4f}", lr=f"{log.lr:.1e}", refresh=False)
+        bar.refresh()
+
+    result = run_workflow(
+        folder, recipe, _home(args).ensure(), device, on_stage=lambda stage: tqdm.write(f"· {stage}"), on_step=on_step
+    )
+    bar.close()
+    for entry in result.quarantined:
+        print(f"quarantined {entry.path} ({entry.stage}): {entry.reason}")
+    report = result.report
+    print(f"adapter: {result.training.adapter.diffusers_file} ({'trained' if result.trained else 'reused'})")
+    print(f"comfyui: {result.training.adapter.comfyui_file}")
+    print(
+        f"held-out loss: base {report.base_loss:.4f}, adapter {report.adapter_loss:.4f} "
+        f"({report.relative_improvement:+.1%}); run folder {result.job.run_dir}"
+    )
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -58,13 +58,38 @@ class DatasetSpec(Spec):
     min_side: int = Field(default=32, ge=1, description="clips smaller than this on either side are quarantined")
 
 
+LORA_TARGET_PRESETS: dict[str, list[str]] = {
+    # every attention projection: video and (LTX-2) audio self/cross attention, audio<->video attention
+    "attention": ["to_q", "to_k", "to_v", "to_out.0"],
+    # the video feed-forward (the official IC-LoRA presets add it); LTX-2's audio_ff is named apart
+    "ffn": ["ff.net.0.proj", "ff.net.2"],
+    "audio-ffn": ["audio_ff.net.0.proj", "audio_ff.net.2"],
+}
+
+
 class LoraSpec(Spec):
-    """The PEFT adapter put on the transformer."""
+    """The PEFT adapter put on the transformer. ``target_modules`` takes module name suffixes and the preset
+    names ``attention``, ``ffn`` and ``audio-ffn``."""
 
     rank: int = Field(default=16, ge=1)
     alpha: float = Field(default=16.0, gt=0)
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
-    target_modules: list[str] = Field(default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"], min_length=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["attention"], min_length=1)
+
+    @property
+    def modules(self) -> list[str]:
+        """``target_modules`` with preset names expanded, duplicates dropped, order kept."""
+        expanded = [m for t in self.target_modules for m in LORA_TARGET_PRESETS.get(t, [t])]
+        return list(dict.fromkeys(expanded))
+
+
+class ValidationSpec(Spec):
+    """Sample videos from the adapter while it trains (off when ``every`` is 0)."""
+
+    every: int = Field(default=0, ge=0, description="steps between validation samples; 0 = off")
+    prompts: list[str] = Field(default_factory=list)
+    inference_steps: int = Field(default=10, ge=1)
+    seed: int = 0
 
 
 class TrainingSpec(Spec):
@@ -84,6 +109,8 @@ class TrainingSpec(Spec):
     keep_checkpoints: int = Field(default=2, ge=1)
     mixed_precision: str = Field(default="auto", pattern="^(auto|no|bf16)$")
     gradient_checkpointing: bool = False
+    optimizer: Literal["adamw", "adamw8bit"] = "adamw"
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
 
 
 class EvaluationSpec(Spec):

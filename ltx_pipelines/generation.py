@@ -2,38 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ltx_pipelines.compute import resolve_device
 from ltx_pipelines.home import Home
-from ltx_pipelines.models.family import family_for
+from ltx_pipelines.media.encode import write_video
+from ltx_pipelines.models.family import GeneratedClip, GenerationSettings, family_for
 from ltx_pipelines.models.resolve import resolve_model
 
 ADAPTER_NAME = "ltx_adapter"
 
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Size, length and sampler settings of a generated clip."""
-
-    width: int = 64
-    height: int = 64
-    frames: int = 17
-    frame_rate: float = 24.0
-    steps: int = 20
-    guidance_scale: float = 1.0
-    seed: int = 0
+__all__ = ["GenerationSettings", "Generator", "save_clip"]
 
 
 class Generator:
     """A base pipeline with an adapter loaded through diffusers' ``load_lora_weights``."""
 
-    def __init__(self, pipeline, settings: GenerationSettings):
+    def __init__(self, pipeline, family, settings: GenerationSettings):
         self.pipeline = pipeline
+        self.family = family
         self.settings = settings
 
     @classmethod
@@ -49,26 +38,22 @@ class Generator:
         """Load ``base_model`` (preferring ``base_model_path`` when it exists here) and the adapter folder."""
         source = base_model_path if base_model_path and Path(base_model_path).is_dir() else base_model
         model = resolve_model(source, Home.from_env(), revision=revision)
-        pipeline = family_for(model.pipeline_class).load_pipeline(model.path, resolve_device(device), torch.float32)
+        family = family_for(model.pipeline_class)
+        pipeline = family.load_pipeline(model.path, resolve_device(device), torch.float32)
         if adapter is not None:
             pipeline.load_lora_weights(str(adapter), adapter_name=ADAPTER_NAME)
-        return cls(pipeline, settings)
+        return cls(pipeline, family, settings)
 
-    def __call__(self, prompt: str, seed: int | None = None, adapter_scale: float = 1.0) -> np.ndarray:
-        """One clip for ``prompt``: F×H×W×3 uint8."""
-        s = self.settings
+    def __call__(self, prompt: str, seed: int | None = None, adapter_scale: float = 1.0) -> GeneratedClip:
+        """One clip for ``prompt`` (``adapter_scale`` 0 gives the base model's output)."""
         if ADAPTER_NAME in self.pipeline.get_list_adapters().get("transformer", []):
             self.pipeline.set_adapters([ADAPTER_NAME], adapter_weights=[adapter_scale])
-        generator = torch.Generator().manual_seed(s.seed if seed is None else seed)
-        output = self.pipeline(
-            prompt=prompt,
-            width=s.width,
-            height=s.height,
-            num_frames=s.frames,
-            frame_rate=s.frame_rate,
-            num_inference_steps=s.steps,
-            guidance_scale=s.guidance_scale,
-            generator=generator,
-            output_type="np",
-        )
-        return (np.clip(output.frames[0], 0.0, 1.0) * 255).round().astype(np.uint8)
+        return self.family.generate(self.pipeline, prompt, self.settings, self.settings.seed if seed is None else seed)
+
+
+def save_clip(path: str | Path, clip: GeneratedClip, frame_rate: float) -> Path:
+    """Write a generated clip as MP4, with its audio muxed in when it has any."""
+    audio = clip.audio
+    if audio is None:
+        return write_video(path, clip.frames, fps=frame_rate)
+    return write_video(path, clip.frames, fps=frame_rate, audio=audio.waveform.numpy(), sample_rate=audio.sample_rate)

@@ -95,3 +95,51 @@ def test_interrupted_run_resumes_to_the_identical_adapter(job: TrainingJob, tmp_
     assert resumed.losses == straight.losses
     a, b = load_tensors(straight.adapter.diffusers_file), load_tensors(resumed.adapter.diffusers_file)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_nan_loss_stops_with_the_last_good_checkpoint_kept(job: TrainingJob) -> None:
+    from ltx_pipelines.tensors import save_tensors
+    from ltx_pipelines.training.checkpoint import list_checkpoints
+    from ltx_pipelines.training.loop import TrainingDivergedError
+    from ltx_pipelines.training.schedule import BatchSchedule
+
+    spec = job.training.model_copy(update={"steps": 10, "batch_size": 1, "checkpoint_every": 2})
+    job = replace(job, training=spec)
+    schedule = BatchSchedule([s.bucket for s in job.samples], 1, spec.seed)
+    poisoned = job.samples[schedule.batch(4)[0]]  # first seen at step 5 (batch size 1, one epoch = all clips)
+    assert all(schedule.batch(m)[0] != schedule.batch(4)[0] for m in range(4))
+    latents = load_tensors(poisoned.latent_path)
+    latents["latents"][0, 0, 0, 0] = float("nan")
+    save_tensors(poisoned.latent_path, latents)
+
+    with pytest.raises(
+        TrainingDivergedError, match=r"loss became nan at step 5; the last good checkpoint is .*step-00000004"
+    ):
+        train_lora(job)
+    kept = list_checkpoints(job.run_dir / "checkpoints")
+    assert [p.name for p in kept] == ["step-00000002.safetensors", "step-00000004.safetensors"]
+    assert all(torch.isfinite(t).all() for t in load_tensors(kept[-1]).values() if t.is_floating_point())
+    assert completed_result(job.run_dir) is None
+
+
+def test_validation_samples_are_rendered_while_training(job: TrainingJob) -> None:
+    from ltx_pipelines.config import ValidationSpec
+
+    validation = ValidationSpec(every=5, prompts=["a red circle", "a blue square"], inference_steps=2)
+    spec = job.training.model_copy(update={"steps": 10, "validation": validation})
+    train_lora(replace(job, training=spec))
+    for step in (5, 10):
+        folder = job.run_dir / "samples" / f"step-{step:08d}"
+        assert sorted(p.name for p in folder.iterdir()) == ["contact_sheet.png", "prompt-00.mp4", "prompt-01.mp4"]
+    from ltx_pipelines.media.probe import probe_video
+
+    info = probe_video(job.run_dir / "samples" / "step-00000010" / "prompt-00.mp4")
+    assert (info.width, info.height, info.frame_count) == (32, 32, 9)
+
+
+def test_adamw8bit_refuses_cpu_with_a_clear_error(job: TrainingJob) -> None:
+    from ltx_pipelines.training.loop import _optimizer
+
+    spec = job.training.model_copy(update={"optimizer": "adamw8bit"})
+    with pytest.raises(ValueError, match="adamw8bit needs a CUDA device"):
+        _optimizer([torch.nn.Parameter(torch.zeros(1))], spec, torch.device("cpu"))

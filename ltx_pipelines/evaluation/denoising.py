@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ltx_pipelines.atomic import write_json
 from ltx_pipelines.compute import free_memory
 from ltx_pipelines.config import EvaluationSpec
 from ltx_pipelines.encoding import LatentRecord
@@ -22,6 +23,7 @@ from ltx_pipelines.training.objective import collate, flow_matching_loss
 from ltx_pipelines.training.schedule import derive_seed
 
 ADAPTER_NAME = "evaluated"
+REPORT_FILE = "evaluation.json"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ class DenoisingReport:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "relative_improvement": self.relative_improvement}
+
+
+def save_report(run_dir: str | Path, report: DenoisingReport, spec: EvaluationSpec, adapter_sha256: str) -> dict:
+    """Write ``<run_dir>/evaluation.json`` (atomically) and return the record written."""
+    record = {**report.to_dict(), "spec": spec.model_dump(), "adapter_sha256": adapter_sha256}
+    write_json(Path(run_dir) / REPORT_FILE, record)
+    return record
 
 
 def evaluate_denoising(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 VIDEO = "latents"
@@ -46,6 +47,27 @@ class AudioClip:
     sample_rate: int
 
 
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Size, length and sampler settings of a generated clip."""
+
+    width: int = 64
+    height: int = 64
+    frames: int = 17
+    frame_rate: float = 24.0
+    steps: int = 20
+    guidance_scale: float = 1.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class GeneratedClip:
+    """F×H×W×3 uint8 frames and, for families with sound, the audio."""
+
+    frames: np.ndarray
+    audio: AudioClip | None = None
+
+
 class ModelFamily(ABC):
     """What the pipeline stages need from a model family: load parts, encode, and run the denoiser."""
 
@@ -62,8 +84,31 @@ class ModelFamily(ABC):
         """The denoising transformer alone (for training and evaluation)."""
 
     @abstractmethod
-    def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype):
-        """The full generation pipeline."""
+    def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype, transformer=None):
+        """The full generation pipeline (with ``transformer`` in place of the saved one when given)."""
+
+    def generate(self, pipeline, prompt: str, settings: GenerationSettings, seed: int) -> GeneratedClip:
+        """One clip for ``prompt`` with the pipeline's current adapters."""
+        output = pipeline(**self._call_arguments(prompt, settings, seed))
+        frames = (np.clip(np.asarray(output.frames[0]), 0.0, 1.0) * 255).round().astype(np.uint8)
+        audio = getattr(output, "audio", None)
+        if audio is None:
+            return GeneratedClip(frames)
+        waveform = torch.as_tensor(audio[0] if audio.ndim == 3 else audio).float().cpu()
+        return GeneratedClip(frames, AudioClip(waveform, int(pipeline.vocoder.config.output_sampling_rate)))
+
+    def _call_arguments(self, prompt: str, settings: GenerationSettings, seed: int) -> dict:
+        return {
+            "prompt": prompt,
+            "width": settings.width,
+            "height": settings.height,
+            "num_frames": settings.frames,
+            "frame_rate": settings.frame_rate,
+            "num_inference_steps": settings.steps,
+            "guidance_scale": settings.guidance_scale,
+            "generator": torch.Generator().manual_seed(seed),
+            "output_type": "np",
+        }
 
     @abstractmethod
     def geometry(self, path: str) -> LatentGeometry:

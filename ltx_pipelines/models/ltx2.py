@@ -40,10 +40,11 @@ class LTX2Family(ModelFamily):
 
         return LTX2VideoTransformer3DModel.from_pretrained(path, subfolder="transformer", dtype=dtype).to(device)
 
-    def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype):
+    def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype, transformer=None):
         from diffusers import LTX2Pipeline
 
-        pipeline = LTX2Pipeline.from_pretrained(path, dtype=dtype)
+        extra = {"transformer": transformer} if transformer is not None else {}
+        pipeline = LTX2Pipeline.from_pretrained(path, dtype=dtype, **extra)
         pipeline.set_progress_bar_config(disable=True)
         return pipeline.to(device)
 

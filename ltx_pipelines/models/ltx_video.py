@@ -36,10 +36,11 @@ class LTXVideoFamily(ModelFamily):
 
         return LTXVideoTransformer3DModel.from_pretrained(path, subfolder="transformer", dtype=dtype).to(device)
 
-    def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype):
+    def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype, transformer=None):
         from diffusers import LTXPipeline
 
-        pipeline = LTXPipeline.from_pretrained(path, dtype=dtype)
+        extra = {"transformer": transformer} if transformer is not None else {}
+        pipeline = LTXPipeline.from_pretrained(path, dtype=dtype, **extra)
         pipeline.set_progress_bar_config(disable=True)
         return pipeline.to(device)
 

@@ -32,7 +32,7 @@ class AdapterGenerator(PythonModel):
         )
 
     def predict(self, context, model_input, params: dict | None = None) -> pd.DataFrame:
-        from ltx_pipelines.media.encode import write_video
+        from ltx_pipelines.generation import save_clip
 
         params = params or {}
         prompts = _prompts(model_input)
@@ -40,8 +40,8 @@ class AdapterGenerator(PythonModel):
         seed = int(params.get("seed", self.generator.settings.seed))
         rows = []
         for index, prompt in enumerate(prompts):
-            frames = self.generator(prompt, seed=seed + index, adapter_scale=float(params.get("adapter_scale", 1.0)))
-            path = write_video(out_dir / f"sample_{index:03d}.mp4", frames, fps=self.generator.settings.frame_rate)
+            clip = self.generator(prompt, seed=seed + index, adapter_scale=float(params.get("adapter_scale", 1.0)))
+            path = save_clip(out_dir / f"sample_{index:03d}.mp4", clip, self.generator.settings.frame_rate)
             rows.append({"prompt": prompt, "video_path": str(path)})
         return pd.DataFrame(rows)
 

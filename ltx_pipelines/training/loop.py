@@ -19,13 +19,14 @@ from ltx_pipelines.compute import autocast, free_memory
 from ltx_pipelines.config import LoraSpec, TrainingSpec
 from ltx_pipelines.encoding import LatentRecord
 from ltx_pipelines.hashing import cache_key
-from ltx_pipelines.models.family import family_for
+from ltx_pipelines.models.family import GenerationSettings, family_for
 from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.plots import loss_curve_png
 from ltx_pipelines.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from ltx_pipelines.training.lora import AdapterFiles, add_lora, save_adapter
 from ltx_pipelines.training.objective import collate, flow_matching_loss
 from ltx_pipelines.training.schedule import BatchSchedule, derive_seed
+from ltx_pipelines.training.validation import ValidationSampler
 
 RESULT_FILE = "result.json"
 CODE_VERSION = "train-1"
@@ -47,6 +48,40 @@ class TrainingJob:
     frame_rate: float
     device: torch.device
     adapter_metadata: dict = field(default_factory=dict)
+
+    @classmethod
+    def plan(
+        cls,
+        runs_dir: Path,
+        dataset: str,
+        samples: Sequence[LatentRecord],
+        model: ResolvedModel,
+        lora: LoraSpec,
+        training: TrainingSpec,
+        frame_rate: float,
+        device: torch.device,
+        adapter_metadata: dict | None = None,
+    ) -> TrainingJob:
+        """The job for ``samples`` in ``runs_dir/<dataset>-<run key>``: same inputs and settings, same folder."""
+        key = run_key(samples, model, config_hash(lora, training, frame_rate))
+        return cls(
+            model,
+            samples,
+            lora,
+            training,
+            runs_dir / f"{dataset}-{key}",
+            frame_rate,
+            device,
+            {"dataset": dataset, **(adapter_metadata or {})},
+        )
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.lora, self.training, self.frame_rate)
+
+    @property
+    def run_key(self) -> str:
+        return run_key(self.samples, self.model, self.config_hash)
 
 
 @dataclass(frozen=True)
@@ -115,7 +150,7 @@ def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = Non
     params = add_lora(transformer, job.lora)
     transformer.train()
 
-    optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+    optimizer = _optimizer(params, spec, job.device)
     scheduler = _warmup_cosine(optimizer, spec.warmup_steps, spec.steps)
     losses: list[float] = []
     start = 0
@@ -124,6 +159,7 @@ def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = Non
         start, losses = state.step, state.losses
 
     schedule = BatchSchedule([s.bucket for s in job.samples], spec.batch_size, spec.seed)
+    sampler = ValidationSampler(family, job.model.path, spec.validation, _sample_settings(job, geometry))
     began = time.perf_counter()
     for step in range(start, spec.steps):
         tick = time.perf_counter()
@@ -160,6 +196,8 @@ def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = Non
         done = step + 1
         if done % spec.checkpoint_every == 0 or done == spec.steps:
             save_checkpoint(checkpoints, done, transformer, optimizer, scheduler, losses, spec.keep_checkpoints)
+        if sampler.due(done):
+            sampler.render(transformer, done, job.run_dir / "samples")
         if on_step:
             rate = 1.0 / max(time.perf_counter() - tick, 1e-9)
             on_step(StepLog(done, spec.steps, step_loss, scheduler.get_last_lr()[0], grad_norm, rate))
@@ -173,7 +211,7 @@ def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = Non
             "steps": spec.steps,
             "rank": job.lora.rank,
             "alpha": job.lora.alpha,
-            "target_modules": list(job.lora.target_modules),
+            "target_modules": job.lora.modules,
             "base_model": job.model.model_id,
             "base_model_revision": job.model.revision,
         },
@@ -184,6 +222,31 @@ def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = Non
     del transformer, optimizer
     free_memory()
     return result
+
+
+def _optimizer(params: list[torch.nn.Parameter], spec: TrainingSpec, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW, or bitsandbytes' 8-bit AdamW (CUDA only) when the recipe asks for ``adamw8bit``."""
+    if spec.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+    if device.type != "cuda":
+        raise ValueError(f"optimizer adamw8bit needs a CUDA device (bitsandbytes); this run is on {device}")
+    try:
+        import bitsandbytes
+    except ImportError as error:
+        raise ValueError("optimizer adamw8bit needs bitsandbytes: pip install bitsandbytes") from error
+    return bitsandbytes.optim.AdamW8bit(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+
+
+def _sample_settings(job: TrainingJob, geometry) -> GenerationSettings:
+    """Validation clips at the size of the first training bucket."""
+    _, frames, height, width = job.samples[0].latent_shape
+    return GenerationSettings(
+        width=width * geometry.spatial,
+        height=height * geometry.spatial,
+        frames=geometry.pixel_frames(frames),
+        frame_rate=job.frame_rate,
+        steps=job.training.validation.inference_steps,
+    )
 
 
 def _warmup_cosine(optimizer: torch.optim.Optimizer, warmup: int, total: int):

@@ -42,7 +42,7 @@ def add_lora(transformer: torch.nn.Module, spec: LoraSpec, adapter_name: str = "
         r=spec.rank,
         lora_alpha=spec.alpha,
         lora_dropout=spec.dropout,
-        target_modules=list(spec.target_modules),
+        target_modules=spec.modules,
         init_lora_weights="gaussian",
     )
     transformer.add_adapter(config, adapter_name=adapter_name)
