@@ -78,9 +78,8 @@ def main() -> None:
     family = LTXVideoFamily()
 
     def step(seed: int) -> None:
-        generator = torch.Generator().manual_seed(seed)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = flow_matching_loss(family, transformer, geometry, batch, 24.0, generator).total
+            loss = flow_matching_loss(family, transformer, geometry, batch, 24.0, [seed]).total.mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()

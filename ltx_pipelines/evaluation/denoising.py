@@ -96,9 +96,9 @@ def _losses(
         batch = collate([record], family, geometry, frame_rate, device)
         for seed in spec.seeds:
             for sigma in spec.sigmas:
-                generator = torch.Generator().manual_seed(derive_seed("eval", seed, record.clip_id, sigma))
+                seeds = [derive_seed("eval", seed, record.clip_id, sigma)]
                 loss = flow_matching_loss(
-                    family, transformer, geometry, batch, frame_rate, generator, sigma=torch.tensor([sigma])
+                    family, transformer, geometry, batch, frame_rate, seeds, sigma=torch.tensor([sigma])
                 )
                 totals[sigma] += loss.total.item()
     count = len(samples) * len(spec.seeds)

@@ -28,7 +28,8 @@ def velocity_target(clean: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, frame_weight: torch.Tensor) -> torch.Tensor:
-    """MSE over latent frames with weight 1 (frames with weight 0, e.g. clean conditioning frames, are left out)."""
+    """Per-sample MSE (B) over the latent frames with weight 1; frames with weight 0 (clean conditioning frames)
+    are left out."""
     squared = (prediction.float() - target.float()) ** 2  # B×C×f×h×w
     per_frame = squared.mean(dim=(1, 3, 4))  # B×f
-    return (per_frame * frame_weight).sum() / frame_weight.sum().clamp_min(1.0)
+    return (per_frame * frame_weight).sum(dim=1) / frame_weight.sum(dim=1).clamp_min(1.0)

@@ -1,7 +1,8 @@
 """The LoRA training loop, top to bottom: data, model, optimizer, steps, checkpoints, adapter.
 
-Every random draw of micro-batch m comes from a generator seeded by (seed, m), so a run killed at any
-point and resumed from its last checkpoint takes exactly the path of an uninterrupted run.
+Every random draw of sample i in micro-batch m comes from a generator seeded by (seed, m, i), so a run killed at
+any point and resumed from its last checkpoint takes exactly the path of an uninterrupted run, and a
+data-parallel run takes the path of a one-process run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ltx_pipelines.models.family import GenerationSettings, family_for
 from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.plots import loss_curve_png
 from ltx_pipelines.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from ltx_pipelines.training.distributed import DataParallel
 from ltx_pipelines.training.lora import AdapterFiles, add_lora, save_adapter
 from ltx_pipelines.training.objective import collate, flow_matching_loss
 from ltx_pipelines.training.schedule import BatchSchedule, derive_seed
@@ -135,8 +137,17 @@ def completed_result(run_dir: Path) -> TrainingResult | None:
     return TrainingResult.from_dict(json.loads(path.read_text()))
 
 
-def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = None) -> TrainingResult:
-    """Train a LoRA adapter on cached latents, resuming from the newest checkpoint in ``job.run_dir``."""
+def train_lora(
+    job: TrainingJob, on_step: Callable[[StepLog], None] | None = None, parallel: DataParallel | None = None
+) -> TrainingResult:
+    """Train a LoRA adapter on cached latents, resuming from the newest checkpoint in ``job.run_dir``.
+
+    Under torchrun (``parallel`` from the environment by default) each rank trains on its share of every
+    global batch of ``training.batch_size`` clips; the result equals a one-process run.
+    """
+    parallel = parallel or DataParallel.from_env()
+    device = parallel.device(job.device)
+    parallel.start(device)
     spec = job.training
     family = family_for(job.model.pipeline_class)
     geometry = family.geometry(job.model.path)
@@ -144,13 +155,13 @@ def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = Non
 
     # Model: frozen base transformer + trainable LoRA (initialised from the seed).
     torch.manual_seed(derive_seed(spec.seed, "init"))
-    transformer = family.load_transformer(job.model.path, job.device, torch.float32)
+    transformer = family.load_transformer(job.model.path, device, torch.float32)
     if spec.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
     params = add_lora(transformer, job.lora)
     transformer.train()
 
-    optimizer = _optimizer(params, spec, job.device)
+    optimizer = _optimizer(params, spec, device)
     scheduler = _warmup_cosine(optimizer, spec.warmup_steps, spec.steps)
     losses: list[float] = []
     start = 0
@@ -166,42 +177,32 @@ def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = Non
         step_loss = 0.0
         for micro in range(spec.gradient_accumulation):
             micro_step = step * spec.gradient_accumulation + micro
-            batch = collate(
-                [job.samples[i] for i in schedule.batch(micro_step)], family, geometry, job.frame_rate, job.device
-            )
-            generator = torch.Generator().manual_seed(derive_seed(spec.seed, "step", micro_step))
-            torch.manual_seed(derive_seed(spec.seed, "dropout", micro_step))
-            with autocast(job.device, spec.mixed_precision):
-                loss = flow_matching_loss(
-                    family,
-                    transformer,
-                    geometry,
-                    batch,
-                    job.frame_rate,
-                    generator,
-                    first_frame_p=spec.first_frame_conditioning_p,
-                    audio_weight=spec.audio_loss_weight,
-                ).total
-            (loss / spec.gradient_accumulation).backward()
-            step_loss += loss.item() / spec.gradient_accumulation
+            step_loss += _accumulate(job, family, geometry, transformer, params, schedule, micro_step, device, parallel)
+        step_loss = parallel.sum(step_loss, device)
         if not math.isfinite(step_loss):
             last = list_checkpoints(checkpoints)
             kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
             raise TrainingDivergedError(f"loss became {step_loss} at step {step + 1}; {kept}")
+        parallel.sum_gradients(params)
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, spec.max_grad_norm))
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(step_loss)
         done = step + 1
-        if done % spec.checkpoint_every == 0 or done == spec.steps:
+        if parallel.is_main and (done % spec.checkpoint_every == 0 or done == spec.steps):
             save_checkpoint(checkpoints, done, transformer, optimizer, scheduler, losses, spec.keep_checkpoints)
-        if sampler.due(done):
+        if parallel.is_main and sampler.due(done):
             sampler.render(transformer, done, job.run_dir / "samples")
         if on_step:
             rate = 1.0 / max(time.perf_counter() - tick, 1e-9)
             on_step(StepLog(done, spec.steps, step_loss, scheduler.get_last_lr()[0], grad_norm, rate))
 
+    if not parallel.is_main:  # rank 0 writes the adapter; the others return what it wrote
+        parallel.barrier()
+        del transformer, optimizer
+        free_memory()
+        return completed_result(job.run_dir)
     adapter = save_adapter(
         job.run_dir / "adapter",
         transformer,
@@ -219,9 +220,42 @@ def train_lora(job: TrainingJob, on_step: Callable[[StepLog], None] | None = Non
     curve = write_bytes(job.run_dir / "loss_curve.png", loss_curve_png(losses))
     result = TrainingResult(adapter, losses, spec.steps, start, time.perf_counter() - began, str(curve))
     write_json(job.run_dir / RESULT_FILE, result.to_dict())
+    parallel.barrier()
     del transformer, optimizer
     free_memory()
     return result
+
+
+def _accumulate(job, family, geometry, transformer, params, schedule, micro_step, device, parallel) -> float:
+    """Forward + backward of this rank's share of one global micro-batch; returns its share of the mean loss.
+
+    Sample i of the micro-batch draws its noise from seed (seed, micro step, i) whichever rank it lands on,
+    and each rank scales its summed losses by 1/global batch, so summing gradients over ranks gives the
+    gradient of the whole batch's mean loss.
+    """
+    spec = job.training
+    indices = schedule.batch(micro_step)
+    positions = parallel.shard(range(len(indices)))
+    scale = 1.0 / (len(indices) * spec.gradient_accumulation)
+    torch.manual_seed(derive_seed(spec.seed, "dropout", micro_step, parallel.rank))
+    if not positions:  # more ranks than clips in this batch: take part in the all-reduce with zero gradients
+        (sum(p.sum() for p in params) * 0.0).backward()
+        return 0.0
+    batch = collate([job.samples[indices[i]] for i in positions], family, geometry, job.frame_rate, device)
+    seeds = [derive_seed(spec.seed, "sample", micro_step, i) for i in positions]
+    with autocast(device, spec.mixed_precision):
+        losses = flow_matching_loss(
+            family,
+            transformer,
+            geometry,
+            batch,
+            job.frame_rate,
+            seeds,
+            first_frame_p=spec.first_frame_conditioning_p,
+            audio_weight=spec.audio_loss_weight,
+        ).total
+    (losses.sum() * scale).backward()
+    return float(losses.detach().sum()) * scale
 
 
 def _optimizer(params: list[torch.nn.Parameter], spec: TrainingSpec, device: torch.device) -> torch.optim.Optimizer:

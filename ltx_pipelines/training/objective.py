@@ -2,7 +2,8 @@
 
 Video: σ per sample (shifted logit-normal when not given), optionally σ = 0 and no loss on the first latent
 frame (first-frame conditioning). Audio (families with sound): the same σ; a sample without an audio track gets
-pure noise at σ = 1 and no audio loss. Every random draw comes from the ``generator`` passed in.
+pure noise at σ = 1 and no audio loss. Each sample draws its randomness from its own seed, so a sample's noise
+does not depend on which batch, or which data-parallel shard, it lands in.
 """
 
 from __future__ import annotations
@@ -21,11 +22,21 @@ HAS_AUDIO = "has_audio"
 
 @dataclass
 class LossParts:
-    """The loss to optimise and its video and audio terms (audio None when the batch has no sound)."""
+    """Per-sample losses (B): the total to optimise, its video term and its audio term (0 without sound)."""
 
     total: torch.Tensor
     video: torch.Tensor
-    audio: torch.Tensor | None
+    audio: torch.Tensor
+
+
+@dataclass
+class SampleNoise:
+    """The random draws of a batch: σ (B), video noise, first-frame flags (B) and audio noise (or None)."""
+
+    sigma: torch.Tensor
+    noise: torch.Tensor
+    conditioned: torch.Tensor
+    audio_noise: torch.Tensor | None
 
 
 def collate(
@@ -45,46 +56,58 @@ def collate(
     return {key: value.to(device) for key, value in batch.items()}
 
 
+def draw_noise(batch: dict[str, torch.Tensor], seeds: Sequence[int], first_frame_p: float = 0.0) -> SampleNoise:
+    """Each sample's σ, noise and conditioning flag from a generator seeded by its own seed."""
+    clean = batch[VIDEO]
+    _, _, frames, height, width = clean.shape
+    sigmas, noises, flags, audio = [], [], [], []
+    for seed in seeds:
+        generator = torch.Generator().manual_seed(seed)
+        sigmas.append(sample_sigmas(1, frames * height * width, generator))
+        noises.append(torch.randn(clean.shape[1:], generator=generator))
+        flags.append(torch.rand(1, generator=generator) < first_frame_p)
+        if AUDIO in batch:
+            audio.append(torch.randn(batch[AUDIO].shape[1:], generator=generator))
+    return SampleNoise(torch.cat(sigmas), torch.stack(noises), torch.cat(flags), torch.stack(audio) if audio else None)
+
+
 def flow_matching_loss(
     family: ModelFamily,
     transformer: torch.nn.Module,
     geometry: LatentGeometry,
     batch: dict[str, torch.Tensor],
     frame_rate: float,
-    generator: torch.Generator,
+    seeds: Sequence[int],
     sigma: torch.Tensor | None = None,
     first_frame_p: float = 0.0,
     audio_weight: float = 1.0,
 ) -> LossParts:
-    """The flow-matching loss of ``batch``; ``sigma`` (B) fixes the noise level, e.g. for evaluation."""
+    """Per-sample flow-matching losses of ``batch``; ``sigma`` (B) fixes the noise level, e.g. for evaluation."""
+    draws = draw_noise(batch, seeds, first_frame_p)
     clean = batch[VIDEO]
-    size, _, frames, height, width = clean.shape
-    device = clean.device
-    if sigma is None:
-        sigma = sample_sigmas(size, frames * height * width, generator)
-    noise = torch.randn(clean.shape, generator=generator).to(device, clean.dtype)
+    device, frames = clean.device, clean.shape[2]
+    sigma = draws.sigma if sigma is None else sigma.float()
+    noise = draws.noise.to(device, clean.dtype)
     sigma_frames = sigma[:, None].repeat(1, frames)
-    frame_weight = torch.ones(size, frames)
-    conditioned = torch.rand(size, generator=generator) < first_frame_p
+    frame_weight = torch.ones_like(sigma_frames)
     if frames > 1:
-        sigma_frames[conditioned, 0] = 0.0
-        frame_weight[conditioned, 0] = 0.0
+        sigma_frames[draws.conditioned, 0] = 0.0
+        frame_weight[draws.conditioned, 0] = 0.0
     noisy = {VIDEO: noisy_latents(clean, noise, sigma_frames.to(device))}
     sigmas = {VIDEO: sigma_frames.to(device)}
     if AUDIO in family.modalities:
-        audio_clean, has_audio = batch[AUDIO], batch[HAS_AUDIO]
-        audio_noise = torch.randn(audio_clean.shape, generator=generator).to(device, audio_clean.dtype)
-        audio_sigma = torch.where(has_audio.cpu(), sigma, torch.ones_like(sigma)).to(device)
+        audio_clean, has_audio = batch[AUDIO], batch[HAS_AUDIO].cpu()
+        audio_noise = draws.audio_noise.to(device, audio_clean.dtype)
+        audio_sigma = torch.where(has_audio, sigma, torch.ones_like(sigma)).to(device)
         mix = audio_sigma[:, None, None, None].to(audio_clean.dtype)
         noisy[AUDIO] = (1.0 - mix) * audio_clean + mix * audio_noise
         sigmas[AUDIO] = audio_sigma
     prediction = family.predict(transformer, geometry, noisy, sigmas, batch, frame_rate)
     video_loss = masked_mse(prediction[VIDEO], velocity_target(clean, noise), frame_weight.to(device))
-    if AUDIO not in prediction or not bool(batch[HAS_AUDIO].any()):
-        return LossParts(video_loss, video_loss, None)
-    squared = (prediction[AUDIO].float() - velocity_target(audio_clean, audio_noise).float()) ** 2
-    weight = batch[HAS_AUDIO].float()
-    audio_loss = (squared.mean(dim=(1, 2, 3)) * weight).sum() / weight.sum()
+    audio_loss = torch.zeros_like(video_loss)
+    if AUDIO in prediction:
+        squared = (prediction[AUDIO].float() - velocity_target(audio_clean, audio_noise).float()) ** 2
+        audio_loss = squared.mean(dim=(1, 2, 3)) * batch[HAS_AUDIO].float()
     return LossParts(video_loss + audio_weight * audio_loss, video_loss, audio_loss)
 
 
