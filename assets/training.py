@@ -9,6 +9,7 @@ from ltx_pipelines.encoding import LatentRecord
 from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.provenance import code_version
 from ltx_pipelines.training import loop
+from ltx_pipelines.training.launch import run_torchrun
 from resources import ComputeResource, StorageResource
 
 CODE_VERSION = "lora_adapter-1"
@@ -80,7 +81,10 @@ def lora_adapter(
                     f"grad_norm {log.grad_norm:.3f} {log.steps_per_second:.1f} it/s"
                 )
 
-        result = loop.train_lora(job, on_step=on_step)
+        if compute.processes > 1:
+            result = run_torchrun(job, compute.processes, on_line=context.log.info)
+        else:
+            result = loop.train_lora(job, on_step=on_step)
     else:
         context.log.info(f"adapter for these inputs already trained: {result.adapter.directory}")
     with open(result.loss_curve, "rb") as handle:
