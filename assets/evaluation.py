@@ -1,19 +1,24 @@
-"""adapter_evaluation: held-out denoising loss, base vs. adapter, at fixed seeds and noise levels."""
+"""adapter_evaluation: held-out and prior-set denoising loss (base, adapter, champion), samples, gate decision."""
 
 from pathlib import Path
 
 import dagster as dg
 
-from assets.metadata import table
+from assets.metadata import image, table
 from assets.partitions import datasets_partitions
 from ltx_pipelines.config import with_overrides
 from ltx_pipelines.encoding import LatentRecord
-from ltx_pipelines.evaluation.denoising import REPORT_FILE, evaluate_denoising, save_report
+from ltx_pipelines.evaluation.evaluate import Champion, evaluate_adapter
+from ltx_pipelines.evaluation.promotion import decide
+from ltx_pipelines.evaluation.report import REPORT_FILE
+from ltx_pipelines.frames import FrameClip
 from ltx_pipelines.hashing import cache_key
 from ltx_pipelines.models.resolve import ResolvedModel
-from resources import ComputeResource, StorageResource
+from ltx_pipelines.registry import CHAMPION
+from ltx_pipelines.workflow import prepare_clip_set, sample_settings
+from resources import ComputeResource, MlflowResource, StorageResource
 
-CODE_VERSION = "adapter_evaluation-1"
+CODE_VERSION = "adapter_evaluation-2"
 
 
 class EvaluationConfig(dg.Config):
@@ -21,6 +26,8 @@ class EvaluationConfig(dg.Config):
 
     sigmas: list[float] | None = None
     seeds: list[int] | None = None
+    prompts: list[str] | None = None
+    compare_with_champion: bool = True
 
 
 @dg.asset(
@@ -35,41 +42,81 @@ def adapter_evaluation(
     config: EvaluationConfig,
     storage: StorageResource,
     compute: ComputeResource,
+    mlflow: MlflowResource,
+    video_frames: dict,
     latents: dict,
     lora_adapter: dict,
 ) -> dg.Output[dict]:
-    """Mean denoising loss on the held-out clips for the base model and base + adapter; the report is saved
-    as ``evaluation.json`` beside the adapter."""
+    """Denoising loss on the held-out clips (adaptation) and the prior set (forgetting) for the base, the new
+    adapter and the current champion, all on identical noise; sample videos base vs. adapter; CLIP scores if
+    configured; and the promotion decision the registration applies. Saved as ``evaluation.json``."""
+    home = storage.get_home()
     recipe = storage.recipe(context.partition_key)
-    spec = with_overrides(recipe.evaluation, {"sigmas": config.sigmas, "seeds": config.seeds})
-    held = [r for r in map(LatentRecord.from_dict, latents["samples"]) if r.split == "holdout"]
-    report = evaluate_denoising(
-        ResolvedModel(**lora_adapter["model"]),
-        lora_adapter["result"]["adapter"]["directory"],
-        held,
+    spec = with_overrides(
+        recipe.evaluation, {"sigmas": config.sigmas, "seeds": config.seeds, "prompts": config.prompts}
+    )
+    model = ResolvedModel(**lora_adapter["model"])
+    device = compute.torch_device()
+    adapter = lora_adapter["result"]["adapter"]
+    samples = [LatentRecord.from_dict(s) for s in latents["samples"]]
+    prior = []
+    if spec.prior_clips:
+        folder = storage.dataset_folder(context.partition_key) / spec.prior_clips
+        prior = prepare_clip_set(folder, recipe.dataset, model, home, device).samples
+    champion = _champion(mlflow, home, recipe.registered_model_name(context.partition_key), adapter["sha256"])
+    if champion and config.compare_with_champion:
+        context.log.info(f"comparing with champion v{champion.version} on the same clips")
+    report = evaluate_adapter(
+        model,
+        adapter["directory"],
+        adapter["sha256"],
+        [s for s in samples if s.split == "holdout"],
         spec,
-        lora_adapter["frame_rate"],
-        compute.torch_device(),
+        sample_settings(recipe, lora_adapter["frame_rate"]),
+        Path(lora_adapter["run_dir"]),
+        home,
+        device,
+        prior=prior,
+        champion=champion if config.compare_with_champion else None,
+        references=[FrameClip(**c).load() for c in video_frames["clips"][:8]],
     )
-    record = save_report(lora_adapter["run_dir"], report, spec, lora_adapter["data_version"])
-    path = Path(lora_adapter["run_dir"]) / REPORT_FILE
+    decision = decide(report, spec.prior_tolerance)
     context.log.info(
-        f"held-out loss: base {report.base_loss:.4f}, adapter {report.adapter_loss:.4f} "
-        f"({report.relative_improvement:+.1%})"
+        f"held-out loss: base {report.heldout.base:.4f}, adapter {report.heldout.adapter:.4f} "
+        f"({report.relative_improvement:+.1%}); promotion: {'yes' if decision.promote else 'no'} ({decision.reason})"
     )
+    record = report.model_dump()
     version = cache_key(record)
     rows = [
-        {"sigma": s, "base": f"{v['base']:.4f}", "adapter": f"{v['adapter']:.4f}"} for s, v in report.per_sigma.items()
+        {"sigma": s, **{k: f"{v:.4f}" for k, v in values.items()}} for s, values in report.heldout.per_sigma.items()
     ]
+    metadata = {
+        **{k.removeprefix("eval/"): v for k, v in report.metrics().items()},
+        "heldout_clips": len(report.heldout.clips),
+        "prior_clips": len(report.prior.clips) if report.prior else 0,
+        "champion_version": report.champion_version or "none",
+        "promote": decision.promote,
+        "decision": decision.reason,
+        "per_sigma": table(rows, ["sigma", *next(iter(report.heldout.per_sigma.values()))]),
+        "report": dg.MetadataValue.path(f"{lora_adapter['run_dir']}/{REPORT_FILE}"),
+    }
+    if report.contact_sheet:
+        with open(report.contact_sheet, "rb") as handle:
+            metadata["samples"] = image(handle.read(), "samples: base (odd rows) vs adapter (even rows)")
     return dg.Output(
-        {**record, "data_version": version, "path": str(path)},
+        {**record, "decision": decision.to_dict(), "data_version": version, "path": str(metadata["report"].value)},
         data_version=dg.DataVersion(version),
-        metadata={
-            "heldout_clips": len(held),
-            "base_loss": report.base_loss,
-            "adapter_loss": report.adapter_loss,
-            "relative_improvement": report.relative_improvement,
-            "per_sigma": table(rows, ["sigma", "base", "adapter"]),
-            "report": dg.MetadataValue.path(str(path)),
-        },
+        metadata=metadata,
     )
+
+
+def _champion(mlflow: MlflowResource, home, name: str, adapter_sha256: str) -> Champion | None:
+    """The registered champion's adapter (downloaded once), unless it is this very adapter."""
+    client = mlflow.client(home)
+    version = client.alias_version(name, CHAMPION)
+    if version is None:
+        return None
+    if client.get_version(name, version).tags.get("ltx.adapter_sha256") == adapter_sha256:
+        return None
+    folder = client.pull(f"{name}/{version}", home.root / "registry" / name / version)
+    return Champion(version, str(folder))

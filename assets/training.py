@@ -104,6 +104,7 @@ def lora_adapter(
             "lora": lora.model_dump(),
             "frame_rate": job.frame_rate,
             "train_clips": [s.clip_id for s in samples],
+            "dagster_run_id": context.run_id,
             "result": result.to_dict(),
         },
         data_version=dg.DataVersion(result.adapter.sha256),

@@ -36,8 +36,8 @@ SUMMARY_KEYS = {
     "captions": ["captioned"],
     "latents": ["samples", "train", "holdout", "videos_encoded"],
     "lora_adapter": ["status", "steps", "first_loss", "final_loss", "seconds"],
-    "adapter_evaluation": ["heldout_clips", "base_loss", "adapter_loss", "relative_improvement"],
-    "registered_adapter": ["model_name", "version", "aliases", "status"],
+    "adapter_evaluation": ["heldout_clips", "base_loss", "adapter_loss", "champion_loss", "prior_regression"],
+    "registered_adapter": ["model_name", "version", "aliases", "status", "champion_version"],
 }
 
 
@@ -90,7 +90,31 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("reference")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=_registry_show)
-    for sub in (listing, show):
+    pull = registry.add_parser("pull", help="download a version's adapter (and generator) to a folder")
+    pull.add_argument("reference", help="NAME@ALIAS or NAME/VERSION")
+    pull.add_argument("destination", type=Path)
+    pull.add_argument("--json", action="store_true")
+    pull.set_defaults(handler=_registry_pull)
+    promote = registry.add_parser("promote", help="make a version the champion (manual override of the gate)")
+    promote.add_argument("name")
+    promote.add_argument("version")
+    promote.add_argument("--reason", default="promoted by hand")
+    promote.add_argument("--json", action="store_true")
+    promote.set_defaults(handler=_registry_promote)
+    rollback = registry.add_parser("rollback", help="move champion back to the previous champion")
+    rollback.add_argument("name")
+    rollback.add_argument("--json", action="store_true")
+    rollback.set_defaults(handler=_registry_rollback)
+
+    generate = commands.add_parser("generate", help="generate a video with a registered adapter")
+    generate.add_argument("--adapter", required=True, help="models:/NAME@ALIAS, NAME@ALIAS or NAME/VERSION")
+    generate.add_argument("--prompt", required=True)
+    generate.add_argument("--out", required=True, type=Path, help="output .mp4")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--steps", type=int, help="inference steps (default: the recipe's)")
+    generate.add_argument("--adapter-scale", type=float, default=1.0, help="0 gives the base model's output")
+    generate.set_defaults(handler=_generate)
+    for sub in (listing, show, pull, promote, rollback, generate):
         sub.add_argument(
             "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or the home's SQLite)"
         )
@@ -139,8 +163,10 @@ def _train(args) -> int:
     report = result.report
     print(f"adapter: {result.training.adapter.diffusers_file} ({'trained' if result.trained else 'reused'})")
     print(f"comfyui: {result.training.adapter.comfyui_file}")
+    if report.prior is not None:
+        print(f"prior-set loss: base {report.prior.base:.4f}, adapter {report.prior.adapter:.4f}")
     print(
-        f"held-out loss: base {report.base_loss:.4f}, adapter {report.adapter_loss:.4f} "
+        f"held-out loss: base {report.heldout.base:.4f}, adapter {report.heldout.adapter:.4f} "
         f"({report.relative_improvement:+.1%}); run folder {result.job.run_dir}"
     )
     return 0
@@ -215,6 +241,41 @@ def _registry(args):
     home = _home(args)
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or home.mlflow_tracking_uri
     return RegistryClient(uri)
+
+
+def _registry_pull(args) -> int:
+    adapter = _registry(args).pull(args.reference, args.destination)
+    print(json.dumps({"adapter": str(adapter)}) if args.json else f"adapter: {adapter}")
+    return 0
+
+
+def _registry_promote(args) -> int:
+    info = _registry(args).promote(args.name, args.version, args.reason)
+    print(json.dumps(info.to_dict(), default=str) if args.json else f"{info.name} champion is now v{info.version}")
+    return 0
+
+
+def _registry_rollback(args) -> int:
+    info = _registry(args).rollback(args.name)
+    print(
+        json.dumps(info.to_dict(), default=str) if args.json else f"{info.name} champion rolled back to v{info.version}"
+    )
+    return 0
+
+
+def _generate(args) -> int:
+    client = _registry(args)
+    info = client.resolve(args.adapter)
+    model = client.load_generator(info.uri)
+    params = {"output_dir": str(args.out.parent.resolve()), "seed": args.seed, "adapter_scale": args.adapter_scale}
+    if args.steps:
+        params["steps"] = args.steps
+    result = model.predict([args.prompt], params=params)
+    produced = Path(result["video_path"][0])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    produced.replace(args.out)
+    print(f"{args.out}  ({info.name} v{info.version}, seed {args.seed})")
+    return 0
 
 
 def _registry_list(args) -> int:

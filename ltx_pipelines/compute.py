@@ -29,3 +29,18 @@ def free_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def system_metrics(device: torch.device) -> dict[str, float]:
+    """CPU use, this process's resident memory and (on CUDA) allocated GPU memory, as MLflow-style names."""
+    import psutil
+
+    process = psutil.Process()
+    metrics = {
+        "system/cpu_utilization_percentage": psutil.cpu_percent(interval=None),
+        "system/process_rss_megabytes": process.memory_info().rss / 2**20,
+    }
+    if device.type == "cuda":
+        metrics["system/gpu_memory_allocated_megabytes"] = torch.cuda.memory_allocated(device) / 2**20
+        metrics["system/gpu_max_memory_allocated_megabytes"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return metrics

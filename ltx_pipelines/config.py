@@ -114,10 +114,21 @@ class TrainingSpec(Spec):
 
 
 class EvaluationSpec(Spec):
-    """Held-out denoising loss at fixed seeds and noise levels, so runs compare."""
+    """How adapters are scored: denoising loss at fixed seeds and σ on held-out clips (adaptation) and on a
+    prior set (forgetting), sample videos base vs. adapter, optional CLIP scores, and the promotion gate."""
 
     sigmas: list[float] = Field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    prior_clips: str | None = Field(
+        default=None, description="folder of other clips + captions (relative to the dataset) to measure forgetting"
+    )
+    prompts: list[str] = Field(default_factory=list, description="sample prompts rendered base vs. adapter")
+    sample_seeds: list[int] = Field(default_factory=lambda: [0])
+    inference_steps: int = Field(default=20, ge=1)
+    clip_model: str | None = Field(default=None, description="CLIP model (id or folder) for text/style scores")
+    prior_tolerance: float = Field(
+        default=0.05, ge=0.0, description="largest allowed relative rise of the prior-set loss over the base"
+    )
 
     @field_validator("sigmas")
     @classmethod
@@ -137,6 +148,10 @@ class Recipe(Spec):
     lora: LoraSpec = Field(default_factory=LoraSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+
+    def registered_model_name(self, dataset: str) -> str:
+        """The MLflow registered model this dataset's adapters go to."""
+        return self.model_name or f"ltx-lora-{dataset}"
 
 
 class RecipeError(ValueError):

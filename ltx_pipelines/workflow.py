@@ -7,16 +7,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from ltx_pipelines.captioning import build_captions
 from ltx_pipelines.catalog import dataset_key
 from ltx_pipelines.compute import resolve_device
-from ltx_pipelines.config import Recipe, Spec, load_recipe, parse_recipe
+from ltx_pipelines.config import DatasetSpec, Recipe, Spec, load_recipe, parse_recipe
 from ltx_pipelines.dataset import Quarantined, scan_folder
-from ltx_pipelines.encoding import assign_splits, encode_dataset
-from ltx_pipelines.evaluation.denoising import DenoisingReport, evaluate_denoising, save_report
-from ltx_pipelines.frames import extract_frames
+from ltx_pipelines.encoding import LatentRecord, assign_splits, encode_dataset
+from ltx_pipelines.evaluation.evaluate import evaluate_adapter
+from ltx_pipelines.evaluation.report import EvaluationReport
+from ltx_pipelines.frames import FrameClip, extract_frames
 from ltx_pipelines.home import Home
-from ltx_pipelines.models import resolve_model
+from ltx_pipelines.models import ResolvedModel, resolve_model
 from ltx_pipelines.provenance import code_version
 from ltx_pipelines.training.loop import StepLog, TrainingJob, TrainingResult, completed_result, train_lora
 
@@ -30,12 +33,21 @@ class TrainConfig(Spec):
 
 
 @dataclass
+class ClipSet:
+    """A folder's clips, encoded: samples, their frames, and what was quarantined on the way."""
+
+    samples: list[LatentRecord]
+    frames: list[FrameClip]
+    quarantined: list[Quarantined]
+
+
+@dataclass
 class WorkflowResult:
     """What one end-to-end fine-tune produced."""
 
     job: TrainingJob
     training: TrainingResult
-    report: DenoisingReport
+    report: EvaluationReport
     quarantined: list[Quarantined]
     trained: bool
 
@@ -52,6 +64,29 @@ def load_train_config(path: str | Path) -> tuple[Path, Recipe, str]:
     return folder, recipe, config.device
 
 
+def prepare_clip_set(
+    folder: Path, spec: DatasetSpec, model: ResolvedModel, home: Home, device: torch.device
+) -> ClipSet:
+    """Scan → frames → captions → latents for ``folder`` (all cached by content); splits assigned."""
+    scan = scan_folder(folder)
+    frames = extract_frames(scan.clips, spec, home.cache("frames"))
+    framed = {c.clip_id for c in frames.clips}
+    captions = build_captions([c for c in scan.clips if c.clip_id in framed], spec.trigger_word)
+    encoded = encode_dataset(
+        frames.clips,
+        {c.clip_id: c for c in captions.captions},
+        model,
+        home.cache("latents"),
+        home.cache("text"),
+        device,
+    )
+    return ClipSet(
+        assign_splits(encoded.records, spec.holdout_fraction),
+        frames.clips,
+        scan.quarantined + frames.quarantined + captions.quarantined,
+    )
+
+
 def run_workflow(
     folder: Path,
     recipe: Recipe,
@@ -60,29 +95,15 @@ def run_workflow(
     on_stage: Callable[[str], None] = lambda stage: None,
     on_step: Callable[[StepLog], None] | None = None,
 ) -> WorkflowResult:
-    """Scan → frames → captions → latents → LoRA → held-out evaluation for one folder."""
+    """Scan → frames → captions → latents → LoRA → evaluation for one folder."""
     torch_device = resolve_device(device)
-    on_stage("scanning clips")
-    scan = scan_folder(folder)
-    on_stage("extracting frames")
-    frames = extract_frames(scan.clips, recipe.dataset, home.cache("frames"))
-    framed = {c.clip_id for c in frames.clips}
-    captions = build_captions([c for c in scan.clips if c.clip_id in framed], recipe.dataset.trigger_word)
-    on_stage("encoding latents and captions")
     model = resolve_model(recipe.base_model, home)
-    encoded = encode_dataset(
-        frames.clips,
-        {c.clip_id: c for c in captions.captions},
-        model,
-        home.cache("latents"),
-        home.cache("text"),
-        torch_device,
-    )
-    samples = assign_splits(encoded.records, recipe.dataset.holdout_fraction)
+    on_stage("preparing clips (scan, frames, captions, latents)")
+    clips = prepare_clip_set(folder, recipe.dataset, model, home, torch_device)
     job = TrainingJob.plan(
         home.runs,
         dataset_key(folder),
-        [s for s in samples if s.split == "train"],
+        [s for s in clips.samples if s.split == "train"],
         model,
         recipe.lora,
         recipe.training,
@@ -95,9 +116,36 @@ def run_workflow(
     if result is None:
         on_stage(f"training {recipe.training.steps} steps in {job.run_dir}")
         result = train_lora(job, on_step=on_step)
-    on_stage("evaluating on held-out clips")
-    held = [s for s in samples if s.split == "holdout"]
-    report = evaluate_denoising(model, result.adapter.directory, held, recipe.evaluation, job.frame_rate, torch_device)
-    save_report(job.run_dir, report, recipe.evaluation, result.adapter.sha256)
-    quarantined = scan.quarantined + frames.quarantined + captions.quarantined
-    return WorkflowResult(job, result, report, quarantined, trained)
+    on_stage("evaluating")
+    prior = []
+    if recipe.evaluation.prior_clips:
+        prior_set = prepare_clip_set(folder / recipe.evaluation.prior_clips, recipe.dataset, model, home, torch_device)
+        prior = prior_set.samples
+    report = evaluate_adapter(
+        model,
+        result.adapter.directory,
+        result.adapter.sha256,
+        [s for s in clips.samples if s.split == "holdout"],
+        recipe.evaluation,
+        sample_settings(recipe, job.frame_rate),
+        job.run_dir,
+        home,
+        torch_device,
+        prior=prior,
+        references=[c.load() for c in clips.frames[:8]],
+    )
+    return WorkflowResult(job, result, report, clips.quarantined, trained)
+
+
+def sample_settings(recipe: Recipe, frame_rate: float):
+    """Evaluation samples at the dataset's first bucket."""
+    from ltx_pipelines.models.family import GenerationSettings
+
+    bucket = recipe.dataset.buckets[0]
+    return GenerationSettings(
+        width=bucket.width,
+        height=bucket.height,
+        frames=bucket.frames,
+        frame_rate=frame_rate,
+        steps=recipe.evaluation.inference_steps,
+    )

@@ -80,5 +80,5 @@ def test_full_graph_trains_evaluates_and_registers(home, messy_dataset: Path) ->
     )
     models = json.loads(listing.stdout)
     assert models[0]["name"] == "ltx-lora-neon-shapes"
-    assert models[0]["versions"][0]["aliases"] == ["candidate"]
+    assert models[0]["versions"][0]["aliases"] == ["candidate", "champion"]
     assert models[0]["versions"][0]["tags"]["ltx.dataset"] == "neon-shapes"

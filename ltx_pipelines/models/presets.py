@@ -255,7 +255,63 @@ def tiny_gemma_tokenizer(vocab_size: int = 512):
     )
 
 
+def build_tiny_clip(target: Path, seed: int = 0) -> Path:
+    """Save a tiny ``CLIPModel`` + ``CLIPProcessor`` (random weights, BPE tokenizer trained here) for tests of
+    the CLIP scores; real runs name e.g. ``openai/clip-vit-base-patch32``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizerFast
+
+    from ltx_pipelines.demo_data import COLOURS, MOTIONS, SHAPES, STYLE_PHRASES
+
+    torch.manual_seed(seed)
+    model = CLIPModel(
+        CLIPConfig(
+            text_config={
+                "vocab_size": 256,
+                "hidden_size": 32,
+                "intermediate_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "max_position_embeddings": 77,
+            },
+            vision_config={
+                "hidden_size": 32,
+                "intermediate_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "image_size": 32,
+                "patch_size": 8,
+            },
+            projection_dim=16,
+        )
+    )
+    special = ["<|startoftext|>", "<|endoftext|>"]
+    bpe = Tokenizer(models.BPE(unk_token="<|endoftext|>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    words = [*COLOURS, *SHAPES, *MOTIONS, *STYLE_PHRASES.values()]
+    bpe.train_from_iterator(
+        words * 4,
+        trainers.BpeTrainer(
+            vocab_size=256, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
+    tokenizer = CLIPTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<|startoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    with atomic_dir(target) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(tmp)
+    return target
+
+
 PRESETS: dict[str, Callable[[Path], Path]] = {
     "tiny-ltx-video": build_tiny_ltx_video,
     "tiny-ltx2": build_tiny_ltx2,
+    "tiny-clip": build_tiny_clip,
 }

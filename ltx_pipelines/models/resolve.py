@@ -25,13 +25,19 @@ class ResolvedModel:
         return asdict(self)
 
 
+def preset_path(name: str, home: Home) -> Path:
+    """The folder of preset ``name`` under ``<home>/models``, built (once, offline) when missing."""
+    path = home.models / f"{name}-v{PRESET_VERSION}"
+    if not path.is_dir():
+        PRESETS[name](path)
+    return path
+
+
 def resolve_model(model: str, home: Home, revision: str | None = None) -> ResolvedModel:
     """Resolve ``model``: a preset is built into ``<home>/models/<name>`` once; a folder is used as is; anything
     else is a Hugging Face hub id, downloaded (or taken from the HF cache) with ``snapshot_download``."""
     if model in PRESETS:
-        path = home.models / f"{model}-v{PRESET_VERSION}"
-        if not (path / "model_index.json").exists():
-            PRESETS[model](path)
+        path = preset_path(model, home)
         revision = revision or f"preset-v{PRESET_VERSION}"
     elif Path(model).expanduser().is_dir():
         path = Path(model).expanduser().resolve()

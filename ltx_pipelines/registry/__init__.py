@@ -1,9 +1,25 @@
-"""The MLflow side: tracking runs, registering adapters with lineage, aliases and lookups.
+"""The MLflow side: tracking runs, registering adapters with lineage, aliases, promotion and lookups.
 
-Usable from a script: ``from ltx_pipelines.registry import RegistryClient``.
+Usable from a script::
+
+    from ltx_pipelines.registry import RegistryClient
+    registry = RegistryClient("sqlite:///.ltx/mlflow.db")
+    champion = registry.resolve("ltx-lora-neon-shapes@champion")
+    adapter_dir = registry.pull("ltx-lora-neon-shapes@champion", "adapters/neon")
 """
 
-from ltx_pipelines.registry.client import RegistryClient
+from ltx_pipelines.registry.client import CANDIDATE, CHAMPION, RegistryClient, RegistryError, VersionInfo
 from ltx_pipelines.registry.lineage import Lineage
+from ltx_pipelines.registry.tracking import DatasetInput, TrainingRecord, log_training_run
 
-__all__ = ["Lineage", "RegistryClient"]
+__all__ = [
+    "CANDIDATE",
+    "CHAMPION",
+    "DatasetInput",
+    "Lineage",
+    "RegistryClient",
+    "RegistryError",
+    "TrainingRecord",
+    "VersionInfo",
+    "log_training_run",
+]

@@ -1,27 +1,28 @@
-"""Register adapters in the MLflow model registry and look them up, idempotently.
+"""The MLflow model registry as ltx-pipelines uses it: one version per lineage key, aliases ``candidate`` and
+``champion``, promotion with a recorded decision, rollback, and lookups by ``NAME@ALIAS``.
 
-One MLflow run per trained adapter (found again by its lineage key, so retries never duplicate it), a pyfunc
-model logged from code (nothing pickled) with the adapter and its recipe as artifacts, and one model version
-per lineage key, with alias ``candidate``.
+Every call goes through :meth:`RegistryClient.call`, which retries transient failures (connection refused,
+5xx) with exponential backoff and then raises :class:`RegistryError` naming the server.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
 from ltx_pipelines.registry.lineage import TAG_PREFIX, Lineage
 
 T = TypeVar("T")
-GENERATOR_MODEL_FILE = Path(__file__).with_name("generator_model.py")
 LINEAGE_TAG = f"{TAG_PREFIX}key"
 GENERATOR_TAG = f"{TAG_PREFIX}generator_uri"
+CHAMPION = "champion"
+CANDIDATE = "candidate"
+CHAMPION_HISTORY_TAG = f"{TAG_PREFIX}champion_history"
 
 
 @dataclass(frozen=True)
@@ -45,20 +46,8 @@ class VersionInfo:
         return {**asdict(self), "uri": self.uri}
 
 
-@dataclass(frozen=True)
-class TrainingRecord:
-    """What gets logged to the MLflow run of one trained adapter."""
-
-    params: dict[str, str]
-    losses: Sequence[float]
-    metrics: dict[str, float]
-    artifacts: dict[str, str]  # artifact sub-folder -> local file or folder
-    adapter_dir: str
-    recipe: dict
-
-
 class RegistryError(RuntimeError):
-    """MLflow could not be reached or refused the request after the retries."""
+    """MLflow could not be reached or refused the request after the retries, or a lookup failed."""
 
 
 class RegistryClient:
@@ -83,177 +72,166 @@ class RegistryClient:
         self.backoff_seconds = backoff_seconds
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=self.registry_uri)
 
-    # -- tracking -----------------------------------------------------------------------------------------
+    # -- experiments and runs -----------------------------------------------------------------------------
     def experiment_id(self) -> str:
         """The experiment's id, created (with the configured artifact location) when missing."""
-        existing = self._call(lambda: self.client.get_experiment_by_name(self.experiment))
+        existing = self.call(lambda: self.client.get_experiment_by_name(self.experiment))
         if existing is not None:
             return existing.experiment_id
-        return self._call(
+        return self.call(
             lambda: self.client.create_experiment(self.experiment, artifact_location=self.artifact_location)
         )
 
-    def find_run(self, lineage_key: str) -> str | None:
-        """The id of the finished run already logged for ``lineage_key``, if any."""
-        runs = self._call(
-            lambda: self.client.search_runs(
-                [self.experiment_id()],
-                f"tags.`{LINEAGE_TAG}` = '{lineage_key}' and attributes.status = 'FINISHED'",
-                max_results=1,
-            )
-        )
-        return runs[0].info.run_id if runs else None
+    def runs_for(self, lineage_key: str) -> list:
+        """Runs tagged with ``lineage_key``, any status."""
+        query = f"tags.`{LINEAGE_TAG}` = '{lineage_key}'"
+        return self.call(lambda: self.client.search_runs([self.experiment_id()], query, max_results=50))
 
-    def log_training(self, lineage: Lineage, record: TrainingRecord, run_name: str | None = None) -> str:
-        """Log params, per-step losses, metrics, artifacts and the pyfunc generator; returns the run id.
+    # -- versions -----------------------------------------------------------------------------------------
+    def register(self, name: str, run_id: str, lineage: Lineage, alias: str = CANDIDATE) -> VersionInfo:
+        """The model version for ``lineage.key`` under ``name``, created from the run's generator if missing.
 
-        A finished run with the same lineage key is returned as is, so a retried registration logs nothing twice.
+        Idempotent: an existing version with the same lineage key is returned; if two registrations raced,
+        the later duplicates are deleted and the lowest version is kept.
         """
-        if existing := self.find_run(lineage.key):
-            return existing
-        from mlflow.entities import Metric, Param
-
-        run = self._call(lambda: self.client.create_run(self.experiment_id(), tags=lineage.tags(), run_name=run_name))
-        run_id = run.info.run_id
-        now = int(time.time() * 1000)
-        params = [Param(k, str(v)[:6000]) for k, v in sorted(record.params.items())]
-        metrics = [Metric("train/loss", float(v), now, i + 1) for i, v in enumerate(record.losses)]
-        metrics += [Metric(k, float(v), now, 0) for k, v in sorted(record.metrics.items())]
-        for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
-            self._call(lambda s=start: self.client.log_batch(run_id, params=params[s : s + 100]))
-        for start in range(0, len(metrics), 1000):  # ... and 1000 metrics
-            self._call(lambda s=start: self.client.log_batch(run_id, metrics=metrics[s : s + 1000]))
-        for folder, path in record.artifacts.items():
-            local = Path(path)
-            log = self.client.log_artifacts if local.is_dir() else self.client.log_artifact
-            self._call(lambda log=log, local=local, folder=folder: log(run_id, str(local), folder))
-        self._log_generator(run_id, record)
-        self._call(lambda: self.client.set_terminated(run_id, "FINISHED"))
-        return run_id
-
-    def _log_generator(self, run_id: str, record: TrainingRecord) -> None:
-        import tempfile
-
-        import mlflow
-
-        with tempfile.TemporaryDirectory() as tmp:
-            recipe = Path(tmp) / "recipe.json"
-            recipe.write_text(json.dumps(record.recipe, indent=2, sort_keys=True))
-            with _global_uris(self.tracking_uri, self.registry_uri), mlflow.start_run(run_id=run_id):
-                info = self._call(
-                    lambda: mlflow.pyfunc.log_model(
-                        name="generator",
-                        python_model=str(GENERATOR_MODEL_FILE),
-                        artifacts={"adapter": record.adapter_dir, "recipe": str(recipe)},
-                        pip_requirements=["ltx-pipelines"],
-                    )
-                )
-        self._call(lambda: self.client.set_tag(run_id, GENERATOR_TAG, info.model_uri))
-
-    # -- registry -----------------------------------------------------------------------------------------
-    def register(self, name: str, run_id: str, lineage: Lineage, alias: str = "candidate") -> VersionInfo:
-        """The model version for ``lineage.key`` under ``name``, created from the run's generator if missing."""
         if existing := self.find_version(name, lineage.key):
             return existing
         self._ensure_registered_model(name)
-        source = self._generator_uri(run_id)
+        run = self.call(lambda: self.client.get_run(run_id))
+        source = run.data.tags.get(GENERATOR_TAG)
+        if not source:
+            raise RegistryError(f"run {run_id} has no logged generator model (tag {GENERATOR_TAG})")
         tags = {**lineage.tags(), f"{TAG_PREFIX}mlflow_run_id": run_id}
-        version = self._call(lambda: self.client.create_model_version(name, source, run_id=run_id, tags=tags))
-        self._wait_ready(name, version.version)
-        self._call(lambda: self.client.set_registered_model_alias(name, alias, version.version))
-        info = self.get_version(name, version.version)
-        return VersionInfo(**{**asdict(info), "created": True})
+        # The generator is a logged model (models:/<model id>); a tracking server accepts it as the source only
+        # together with its id (the SQLite store does not check).
+        model_id = source.removeprefix("models:/") if source.startswith("models:/") else None
+        created = self.call(
+            lambda: self.client.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id)
+        )
+        self._wait_ready(name, created.version)
+        kept = self._deduplicate(name, lineage.key)
+        self.set_alias(name, alias, kept)
+        info = self.get_version(name, kept)
+        return replace(info, created=str(created.version) == kept)
 
     def find_version(self, name: str, lineage_key: str) -> VersionInfo | None:
         """The version of ``name`` tagged with ``lineage_key``, if one exists."""
-        versions = self._call(
-            lambda: self.client.search_model_versions(f"name = '{name}' and tags.`{LINEAGE_TAG}` = '{lineage_key}'")
-        )
-        if not versions:
-            return None
-        return self.get_version(name, min(versions, key=lambda v: int(v.version)).version)
+        versions = self._versions_for(name, lineage_key)
+        return self.get_version(name, versions[0]) if versions else None
 
     def get_version(self, name: str, version: str | int) -> VersionInfo:
         """One version with its aliases, tags and its run's metrics."""
-        mv = self._call(lambda: self.client.get_model_version(name, str(version)))
-        return self._info(mv)
+        return self._info(self.call(lambda: self.client.get_model_version(name, str(version))))
 
     def get_by_alias(self, name: str, alias: str) -> VersionInfo:
         """The version ``name@alias`` points at."""
-        mv = self._call(lambda: self.client.get_model_version_by_alias(name, alias))
-        return self._info(mv)
+        return self._info(self.call(lambda: self.client.get_model_version_by_alias(name, alias)))
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version behind ``name@alias``, or None when the model or alias does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.call(lambda: self.client.get_model_version_by_alias(name, alias)).version)
+        except MlflowException:
+            return None
 
     def resolve(self, reference: str) -> VersionInfo:
         """``NAME@ALIAS``, ``NAME/VERSION`` or ``models:/...`` of either, to a version."""
-        reference = reference.removeprefix("models:/")
-        if "@" in reference:
-            name, alias = reference.split("@", 1)
-            return self.get_by_alias(name, alias)
-        if "/" in reference:
-            name, version = reference.rsplit("/", 1)
-            return self.get_version(name, version)
-        raise ValueError(f"expected NAME@ALIAS or NAME/VERSION, got {reference!r}")
+        name, selector = split_reference(reference)
+        return self.get_by_alias(name, selector[1:]) if selector.startswith("@") else self.get_version(name, selector)
 
     def list_models(self) -> list[dict]:
         """Every registered model with its versions (newest first) and aliases."""
         models = []
-        for model in self._call(lambda: self.client.search_registered_models()):
-            versions = self._call(lambda m=model: self.client.search_model_versions(f"name = '{m.name}'"))
+        for model in self.call(lambda: self.client.search_registered_models()):
+            versions = self.call(lambda m=model: self.client.search_model_versions(f"name = '{m.name}'"))
             infos = [self.get_version(model.name, v.version) for v in sorted(versions, key=lambda v: -int(v.version))]
             models.append(
-                {
-                    "name": model.name,
-                    "aliases": dict(model.aliases or {}),
-                    "versions": [i.to_dict() for i in infos],
-                }
+                {"name": model.name, "aliases": dict(model.aliases or {}), "versions": [i.to_dict() for i in infos]}
             )
         return models
 
+    # -- aliases, promotion, rollback ---------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: str | int) -> None:
         """Point ``name@alias`` at ``version``."""
-        self._call(lambda: self.client.set_registered_model_alias(name, alias, str(version)))
+        self.call(lambda: self.client.set_registered_model_alias(name, alias, str(version)))
 
-    # -- helpers ------------------------------------------------------------------------------------------
-    def _info(self, mv) -> VersionInfo:
-        run = self._call(lambda: self.client.get_run(mv.run_id)) if mv.run_id else None
-        metrics = dict(run.data.metrics) if run else {}
-        return VersionInfo(
-            name=mv.name,
-            version=str(mv.version),
-            aliases=sorted(mv.aliases or []),
-            run_id=mv.run_id or "",
-            source=mv.source,
-            tags=dict(mv.tags or {}),
-            metrics={k: v for k, v in metrics.items() if k != "train/loss"},
+    def tag_version(self, name: str, version: str | int, tags: dict[str, str]) -> None:
+        """Set tags on a version (decisions, numbers)."""
+        for key, value in tags.items():
+            self.call(lambda k=key, v=value: self.client.set_model_version_tag(name, str(version), k, str(v)))
+
+    def champion_history(self, name: str) -> list[str]:
+        """Versions that have been champion, oldest first (the last one is the current champion)."""
+        model = self.call(lambda: self.client.get_registered_model(name))
+        raw = (model.tags or {}).get(CHAMPION_HISTORY_TAG, "")
+        return [v for v in raw.split(",") if v]
+
+    def promote(self, name: str, version: str | int, reason: str) -> VersionInfo:
+        """Make ``version`` the champion, record why on it, and remember the previous champion for rollback."""
+        version = str(version)
+        self.get_version(name, version)  # fails clearly for a version that does not exist
+        history = self.champion_history(name)
+        if not history or history[-1] != version:
+            history.append(version)
+        self.set_alias(name, CHAMPION, version)
+        self.call(lambda: self.client.set_registered_model_tag(name, CHAMPION_HISTORY_TAG, ",".join(history)))
+        self.tag_version(
+            name, version, {f"{TAG_PREFIX}promotion.decision": "promoted", f"{TAG_PREFIX}promotion.reason": reason}
         )
+        return self.get_version(name, version)
 
-    def _generator_uri(self, run_id: str) -> str:
-        run = self._call(lambda: self.client.get_run(run_id))
-        uri = run.data.tags.get(GENERATOR_TAG)
-        if not uri:
-            raise RegistryError(f"run {run_id} has no logged generator model (tag {GENERATOR_TAG})")
-        return uri
+    def rollback(self, name: str) -> VersionInfo:
+        """Move ``champion`` back to the version that held it before the current one."""
+        history = self.champion_history(name)
+        if len(history) < 2:
+            raise RegistryError(f"{name} has no earlier champion to roll back to (history: {history or 'empty'})")
+        demoted, previous = history[-1], history[-2]
+        self.set_alias(name, CHAMPION, previous)
+        self.call(lambda: self.client.set_registered_model_tag(name, CHAMPION_HISTORY_TAG, ",".join(history[:-1])))
+        self.tag_version(
+            name,
+            demoted,
+            {
+                f"{TAG_PREFIX}promotion.decision": "rolled back",
+                f"{TAG_PREFIX}promotion.reason": f"champion rolled back to v{previous}",
+            },
+        )
+        return self.get_version(name, previous)
 
-    def _ensure_registered_model(self, name: str) -> None:
-        from mlflow.exceptions import MlflowException
+    # -- artifacts ----------------------------------------------------------------------------------------
+    def pull(self, reference: str, destination: str | Path) -> Path:
+        """Download a version's model (generator code, adapter, recipe) to ``destination``; returns the adapter
+        folder inside it (the one holding ``pytorch_lora_weights.safetensors``)."""
+        import mlflow
 
-        try:
-            self._call(lambda: self.client.get_registered_model(name))
-        except MlflowException:
-            self._call(
-                lambda: self.client.create_registered_model(name, description="LTX LoRA adapters (ltx-pipelines)")
-            )
+        info = self.resolve(reference)
+        destination = Path(destination)
+        marker = destination / ".complete"
+        if not marker.exists():
+            with self.active():
+                self.call(lambda: mlflow.artifacts.download_artifacts(artifact_uri=info.uri, dst_path=str(destination)))
+            marker.write_text(f"{info.name}/{info.version}\n")
+        found = sorted(destination.rglob("pytorch_lora_weights.safetensors"))
+        if not found:
+            raise RegistryError(f"{info.uri}: the downloaded model holds no adapter file")
+        return found[0].parent
 
-    def _wait_ready(self, name: str, version: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self._call(lambda: self.client.get_model_version(name, version)).status
-            if status == "READY":
-                return
-            time.sleep(0.2)
-        raise RegistryError(f"model version {name}/{version} did not become READY within {timeout:.0f}s")
+    def load_generator(self, reference: str):
+        """``mlflow.pyfunc.load_model`` of a version: ``predict(["a prompt"])`` writes MP4s and returns their paths."""
+        import mlflow
 
-    def _call(self, action: Callable[[], T]) -> T:
+        info = self.resolve(reference)
+        with self.active():
+            return self.call(lambda: mlflow.pyfunc.load_model(info.uri))
+
+    def active(self):
+        """A context in which MLflow's module-level API (``mlflow.pyfunc``, ``mlflow.log_*``) uses this store."""
+        return _global_uris(self.tracking_uri, self.registry_uri)
+
+    # -- plumbing -----------------------------------------------------------------------------------------
+    def call(self, action: Callable[[], T]) -> T:
         """Run ``action``, retrying transient failures (connection errors, 5xx) with exponential backoff."""
         attempt = 0
         while True:
@@ -264,13 +242,69 @@ class RegistryClient:
                     return action()
             except Exception as error:
                 attempt += 1
-                if not _transient(error) or attempt > self.retries:
-                    if _transient(error):
-                        raise RegistryError(
-                            f"MLflow at {self.tracking_uri} unavailable after {attempt} attempts: {error}"
-                        ) from error
+                if not _transient(error):
                     raise
+                if attempt > self.retries:
+                    raise RegistryError(
+                        f"MLflow at {self.tracking_uri} unavailable after {attempt} attempts: {error}"
+                    ) from error
                 time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+
+    def _versions_for(self, name: str, lineage_key: str) -> list[str]:
+        query = f"name = '{name}' and tags.`{LINEAGE_TAG}` = '{lineage_key}'"
+        versions = self.call(lambda: self.client.search_model_versions(query))
+        return sorted((str(v.version) for v in versions), key=int)
+
+    def _deduplicate(self, name: str, lineage_key: str) -> str:
+        """Keep the lowest version for ``lineage_key``; delete any others a racing registration created."""
+        versions = self._versions_for(name, lineage_key)
+        for extra in versions[1:]:
+            self.call(lambda v=extra: self.client.delete_model_version(name, v))
+        return versions[0]
+
+    def _info(self, mv) -> VersionInfo:
+        run = self.call(lambda: self.client.get_run(mv.run_id)) if mv.run_id else None
+        metrics = {
+            k: v for k, v in (run.data.metrics if run else {}).items() if not k.startswith(("train/", "system/"))
+        }
+        return VersionInfo(
+            name=mv.name,
+            version=str(mv.version),
+            aliases=sorted(mv.aliases or []),
+            run_id=mv.run_id or "",
+            source=mv.source,
+            tags=dict(mv.tags or {}),
+            metrics=metrics,
+        )
+
+    def _ensure_registered_model(self, name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.call(lambda: self.client.get_registered_model(name))
+        except MlflowException:
+            self.call(
+                lambda: self.client.create_registered_model(name, description="LTX LoRA adapters (ltx-pipelines)")
+            )
+
+    def _wait_ready(self, name: str, version: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.call(lambda: self.client.get_model_version(name, version)).status == "READY":
+                return
+            time.sleep(0.2)
+        raise RegistryError(f"model version {name}/{version} did not become READY within {timeout:.0f}s")
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """``models:/NAME@ALIAS`` → (NAME, "@ALIAS"); ``NAME/VERSION`` → (NAME, VERSION)."""
+    reference = reference.removeprefix("models:/")
+    if "@" in reference:
+        name, alias = reference.split("@", 1)
+        return name, f"@{alias}"
+    if "/" in reference:
+        return tuple(reference.rsplit("/", 1))  # type: ignore[return-value]
+    raise ValueError(f"expected NAME@ALIAS or NAME/VERSION (optionally models:/...), got {reference!r}")
 
 
 @contextlib.contextmanager
@@ -303,5 +337,7 @@ def _transient(error: Exception) -> bool:
         return True
     if isinstance(error, MlflowException):
         text = str(error)
-        return error.get_http_status_code() >= 500 or "Max retries exceeded" in text or "Connection refused" in text
+        return error.get_http_status_code() >= 500 or any(
+            marker in text for marker in ("Max retries exceeded", "Connection refused", "API request to")
+        )
     return False

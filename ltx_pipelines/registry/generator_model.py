@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -38,6 +39,8 @@ class AdapterGenerator(PythonModel):
         prompts = _prompts(model_input)
         out_dir = Path(params.get("output_dir") or tempfile.mkdtemp(prefix="ltx-generate-"))
         seed = int(params.get("seed", self.generator.settings.seed))
+        if "steps" in params:
+            self.generator.settings = replace(self.generator.settings, steps=int(params["steps"]))
         rows = []
         for index, prompt in enumerate(prompts):
             clip = self.generator(prompt, seed=seed + index, adapter_scale=float(params.get("adapter_scale", 1.0)))

@@ -1,5 +1,5 @@
 """Training checkpoints in one safetensors file each (no pickle): trainable weights, optimizer and LR
-scheduler state, step and loss history. Written atomically; the newest K are kept."""
+scheduler state, step and per-step history. Written atomically; the newest K are kept."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ import torch
 
 from ltx_pipelines.tensors import load_tensors, save_tensors
 
-FORMAT = "ltx-pipelines-checkpoint-1"
+FORMAT = "ltx-pipelines-checkpoint-2"
 _NAME = re.compile(r"^step-(\d{8})\.safetensors$")
 
 
 @dataclass
 class TrainingState:
-    """What a resumed run needs: the step reached and the loss history so far."""
+    """What a resumed run needs: the step reached and the per-step history so far."""
 
     step: int
-    losses: list[float]
+    history: list[dict]
 
 
 def checkpoint_path(directory: Path, step: int) -> Path:
@@ -41,7 +41,7 @@ def save_checkpoint(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
-    losses: list[float],
+    history: list[dict],
     keep: int,
 ) -> Path:
     """Write the checkpoint for ``step`` and prune all but the newest ``keep``."""
@@ -55,7 +55,7 @@ def save_checkpoint(
         "step": str(step),
         "param_groups": json.dumps(optimizer_state["param_groups"]),
         "scheduler": json.dumps({k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}),
-        "losses": json.dumps(losses),
+        "history": json.dumps(history),
     }
     path = save_tensors(checkpoint_path(directory, step), tensors, metadata=metadata)
     for old in list_checkpoints(directory)[:-keep]:
@@ -69,7 +69,7 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
 ) -> TrainingState:
-    """Restore weights, optimizer and scheduler from ``path`` in place; returns step and losses."""
+    """Restore weights, optimizer and scheduler from ``path`` in place; returns step and history."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
@@ -91,4 +91,4 @@ def load_checkpoint(
             state.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["param_groups"])})
     scheduler.load_state_dict({**scheduler.state_dict(), **json.loads(metadata["scheduler"])})
-    return TrainingState(step=int(metadata["step"]), losses=json.loads(metadata["losses"]))
+    return TrainingState(step=int(metadata["step"]), history=json.loads(metadata["history"]))

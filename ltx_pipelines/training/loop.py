@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ltx_pipelines.atomic import write_bytes, write_json
-from ltx_pipelines.compute import autocast, free_memory
+from ltx_pipelines.compute import autocast, free_memory, system_metrics
 from ltx_pipelines.config import LoraSpec, TrainingSpec
 from ltx_pipelines.encoding import LatentRecord
 from ltx_pipelines.hashing import cache_key
@@ -103,11 +103,15 @@ class TrainingResult:
     """The adapter a run produced, its loss history and how it got there."""
 
     adapter: AdapterFiles
-    losses: list[float]
+    history: list[dict]  # per step: step, loss, lr, grad_norm, step_seconds (+ system/* every 10 steps)
     steps: int
     resumed_from: int
     seconds: float
     loss_curve: str
+
+    @property
+    def losses(self) -> list[float]:
+        return [entry["loss"] for entry in self.history]
 
     def to_dict(self) -> dict:
         return {**asdict(self), "adapter": self.adapter.to_dict()}
@@ -163,11 +167,11 @@ def train_lora(
 
     optimizer = _optimizer(params, spec, device)
     scheduler = _warmup_cosine(optimizer, spec.warmup_steps, spec.steps)
-    losses: list[float] = []
+    history: list[dict] = []
     start = 0
     if existing := list_checkpoints(checkpoints):
         state = load_checkpoint(existing[-1], transformer, optimizer, scheduler)
-        start, losses = state.step, state.losses
+        start, history = state.step, state.history
 
     schedule = BatchSchedule([s.bucket for s in job.samples], spec.batch_size, spec.seed)
     sampler = ValidationSampler(family, job.model.path, spec.validation, _sample_settings(job, geometry))
@@ -188,15 +192,17 @@ def train_lora(
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(step_loss)
         done = step + 1
+        elapsed = time.perf_counter() - tick
+        lr = scheduler.get_last_lr()[0]
+        entry = {"step": done, "loss": step_loss, "lr": lr, "grad_norm": grad_norm, "step_seconds": elapsed}
+        history.append({**entry, **(system_metrics(device) if done % 10 == 0 or done == spec.steps else {})})
         if parallel.is_main and (done % spec.checkpoint_every == 0 or done == spec.steps):
-            save_checkpoint(checkpoints, done, transformer, optimizer, scheduler, losses, spec.keep_checkpoints)
+            save_checkpoint(checkpoints, done, transformer, optimizer, scheduler, history, spec.keep_checkpoints)
         if parallel.is_main and sampler.due(done):
             sampler.render(transformer, done, job.run_dir / "samples")
         if on_step:
-            rate = 1.0 / max(time.perf_counter() - tick, 1e-9)
-            on_step(StepLog(done, spec.steps, step_loss, scheduler.get_last_lr()[0], grad_norm, rate))
+            on_step(StepLog(done, spec.steps, step_loss, lr, grad_norm, 1.0 / max(elapsed, 1e-9)))
 
     if not parallel.is_main:  # rank 0 writes the adapter; the others return what it wrote
         parallel.barrier()
@@ -217,8 +223,8 @@ def train_lora(
             "base_model_revision": job.model.revision,
         },
     )
-    curve = write_bytes(job.run_dir / "loss_curve.png", loss_curve_png(losses))
-    result = TrainingResult(adapter, losses, spec.steps, start, time.perf_counter() - began, str(curve))
+    curve = write_bytes(job.run_dir / "loss_curve.png", loss_curve_png([h["loss"] for h in history]))
+    result = TrainingResult(adapter, history, spec.steps, start, time.perf_counter() - began, str(curve))
     write_json(job.run_dir / RESULT_FILE, result.to_dict())
     parallel.barrier()
     del transformer, optimizer
