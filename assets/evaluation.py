@@ -11,6 +11,7 @@ from ltx_pipelines.evaluation.denoising import evaluate_denoising
 from ltx_pipelines.hashing import cache_key
 from ltx_pipelines.models.resolve import ResolvedModel
 from resources import ComputeResource, StorageResource
+from resources.executors import GPU_OP_TAGS, GPU_POOL
 
 CODE_VERSION = "adapter_evaluation-1"
 
@@ -28,6 +29,8 @@ class EvaluationConfig(dg.Config):
     group_name="evaluation",
     io_manager_key="manifest_io",
     kinds={"pytorch"},
+    op_tags=GPU_OP_TAGS,
+    pool=GPU_POOL,
 )
 def adapter_evaluation(
     context: dg.AssetExecutionContext,
