@@ -158,7 +158,12 @@ class RegistryClient:
         self._ensure_registered_model(name)
         source = self._generator_uri(run_id)
         tags = {**lineage.tags(), f"{TAG_PREFIX}mlflow_run_id": run_id}
-        version = self._call(lambda: self.client.create_model_version(name, source, run_id=run_id, tags=tags))
+        # The generator is a logged model (models:/<model id>); a tracking server accepts it as the source only
+        # with its id (the SQLite store does not check).
+        model_id = source.removeprefix("models:/") if source.startswith("models:/") else None
+        version = self._call(
+            lambda: self.client.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id)
+        )
         self._wait_ready(name, version.version)
         self._call(lambda: self.client.set_registered_model_alias(name, alias, version.version))
         info = self.get_version(name, version.version)
