@@ -3,6 +3,7 @@ database, and subprocesses (MLflow server, Celery workers) that are always stopp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -122,6 +123,11 @@ class Service:
                 pytest.fail(f"{self.name} exited with {self.process.returncode} before {what}:\n{self.tail()}")
             time.sleep(0.5)
         pytest.fail(f"{self.name}: no {what} within {timeout:.0f}s:\n{self.tail()}")
+
+    def terminate(self) -> None:
+        """SIGTERM to the whole process group (stop() waits for it)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
 
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM to the whole process group, SIGKILL after ``grace`` seconds."""

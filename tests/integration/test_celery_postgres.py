@@ -120,6 +120,8 @@ def services(tier: dict[str, str], tmp_path: Path) -> Iterator[dict[str, Service
         yield started
     finally:
         for service in started.values():
+            service.terminate()
+        for service in started.values():
             service.stop()
 
 
@@ -128,7 +130,7 @@ def test_full_graph_on_postgres_celery_and_mlflow_server(
 ) -> None:
     # The user's command, in its own process: the orchestrator; every step runs in a worker.
     cli = subprocess.Popen(
-        [sys.executable, "-m", "ltx_pipelines.cli", "materialize", "--dataset", str(dataset)],
+        [sys.executable, "-m", "ltx_pipelines.cli", "materialize", "--dataset", str(dataset), "--steps", "30"],
         env=tier,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -183,6 +185,8 @@ def test_full_graph_on_postgres_celery_and_mlflow_server(
     assert version.version == "1"
     assert version.tags["ltx.dagster_run_id"] == run.run_id
     assert version.metrics["eval/adapter_loss"] < version.metrics["eval/base_loss"]
+    # The run config (--steps) travelled with the run to the GPU worker.
+    assert client.client.get_run(version.run_id).data.params["training.steps"] == "30"
     assert query(tier["MLFLOW_BACKEND_STORE_URI"], "SELECT name FROM registered_models") == [("ltx-lora-neon-shapes",)]
     stored = Path(tier["MLFLOW_ARTIFACTS_DESTINATION"])
     assert list(stored.glob(f"*/{version.run_id}/artifacts/adapter/pytorch_lora_weights.safetensors"))
