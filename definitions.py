@@ -39,5 +39,5 @@ defs = dg.Definitions(
         "compute": ComputeResource(),
         "mlflow": MlflowResource(),
     },
-    executor=executor_from_env(),  # LTX_EXECUTOR: in_process (default), celery, k8s; see docs/deploy.md
+    executor=executor_from_env(),  # LTX_EXECUTOR: unset (Dagster's default), in_process, celery, k8s: docs/deploy.md
 )

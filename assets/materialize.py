@@ -14,6 +14,7 @@ import dagster as dg
 from ltx_pipelines.atomic import write_text
 from ltx_pipelines.catalog import register_dataset
 from ltx_pipelines.home import HOME_ENV, Home
+from resources.executors import LOCAL_EXECUTORS
 
 INSTANCE_YAML = """\
 # The embedded default instance: SQLite storage in this folder (see docs for the Postgres tier).
@@ -76,7 +77,7 @@ def materialize_dataset(
             instance.add_dynamic_partitions("datasets", [partition])
         job = defs.resolve_job_def("full_pipeline")
         config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})}
-        if job.executor_def.name == dg.in_process_executor.name:
+        if job.executor_def.name in LOCAL_EXECUTORS:
             result = job.execute_in_process(
                 instance=instance, partition_key=partition, raise_on_error=False, run_config=config
             )

@@ -1,9 +1,11 @@
 """Where steps run: the executor of each deployment tier, chosen by ``LTX_EXECUTOR``, and the GPU step tags.
 
-``in_process`` (default, the demo): every step in the run's own process. ``celery``: each step is a Celery task on
-the broker in ``LTX_CELERY_BROKER`` (results in ``LTX_CELERY_BACKEND``); GPU steps go to the ``gpu`` queue, the
-rest to Dagster's default ``dagster`` queue. ``k8s``: each step is a Kubernetes Job; GPU steps request a GPU.
-See docs/deploy.md. The executor libraries are imported only when their tier is chosen.
+Unset: Dagster's default, as before (``ltx-pipelines materialize`` and the demo run every step in their own process;
+a run launched from the UI runs each step in a subprocess). ``in_process``: every step in the run's process, from
+the UI too. ``celery``: each step is a Celery task on the broker in ``LTX_CELERY_BROKER`` (results in
+``LTX_CELERY_BACKEND``); GPU steps go to the ``gpu`` queue, the rest to Dagster's default ``dagster`` queue.
+``k8s``: each step is a Kubernetes Job; GPU steps request a GPU. See docs/deploy.md. The executor libraries are
+imported only when their tier is chosen.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ EXECUTOR_ENV = "LTX_EXECUTOR"
 CELERY_BROKER_ENV = "LTX_CELERY_BROKER"
 CELERY_BACKEND_ENV = "LTX_CELERY_BACKEND"
 EXECUTORS = ("in_process", "celery", "k8s")
+# Executors that keep the steps in the calling process under ``execute_in_process`` (what `materialize` uses).
+LOCAL_EXECUTORS = frozenset({dg.in_process_executor.name, dg.multi_or_in_process_executor.name})
 
 GPU_POOL = "gpu"  # the instance's pool limit is how many GPU steps run at once (docs/deploy.md)
 GPU_QUEUE = "gpu"  # Celery queue that GPU workers listen on
@@ -46,9 +50,11 @@ class ExecutorConfigError(ValueError):
 
 
 def executor_from_env(environ: Mapping[str, str] | None = None) -> dg.ExecutorDefinition:
-    """The executor ``LTX_EXECUTOR`` chooses (default ``in_process``)."""
+    """The executor ``LTX_EXECUTOR`` chooses; unset, Dagster's default (``multi_or_in_process_executor``)."""
     env = os.environ if environ is None else environ
-    choice = (env.get(EXECUTOR_ENV) or "in_process").strip().lower().replace("-", "_")
+    choice = (env.get(EXECUTOR_ENV) or "").strip().lower().replace("-", "_")
+    if not choice:
+        return dg.multi_or_in_process_executor
     if choice == "in_process":
         return dg.in_process_executor
     if choice == "celery":

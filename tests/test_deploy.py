@@ -38,9 +38,10 @@ def executor_name(defs: dg.Definitions) -> str:
 
 
 # -- executor selection ------------------------------------------------------------------------------------------
-def test_the_demo_default_is_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert executor_from_env({}) is dg.in_process_executor
-    assert executor_name(load_definitions(monkeypatch)) == "in_process"
+def test_unset_keeps_dagsters_default_and_in_process_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert executor_from_env({}) is dg.multi_or_in_process_executor
+    assert executor_name(load_definitions(monkeypatch)) == "multi_or_in_process_executor"
+    assert executor_name(load_definitions(monkeypatch, LTX_EXECUTOR="in_process")) == "in_process"
 
 
 def test_celery_tier_reads_the_broker_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
