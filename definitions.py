@@ -13,6 +13,7 @@ from assets.latents import latents
 from assets.registry import registered_adapter
 from assets.training import lora_adapter
 from resources import BaseModelResource, ComputeResource, ManifestIOManager, MlflowResource, StorageResource
+from resources.executors import executor_from_env
 
 # Content-based data versions (Output(data_version=...)) are how "unsynced" means something; Dagster still
 # labels the parameter beta.
@@ -38,4 +39,5 @@ defs = dg.Definitions(
         "compute": ComputeResource(),
         "mlflow": MlflowResource(),
     },
+    executor=executor_from_env(),  # LTX_EXECUTOR: unset (Dagster's default), in_process, celery, k8s: docs/deploy.md
 )

@@ -17,6 +17,7 @@ from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.registry import CHAMPION
 from ltx_pipelines.workflow import prepare_clip_set, sample_settings
 from resources import ComputeResource, MlflowResource, StorageResource
+from resources.executors import GPU_OP_TAGS, GPU_POOL
 
 CODE_VERSION = "adapter_evaluation-2"
 
@@ -36,6 +37,8 @@ class EvaluationConfig(dg.Config):
     group_name="evaluation",
     io_manager_key="manifest_io",
     kinds={"pytorch"},
+    op_tags=GPU_OP_TAGS,
+    pool=GPU_POOL,
 )
 def adapter_evaluation(
     context: dg.AssetExecutionContext,

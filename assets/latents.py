@@ -9,6 +9,7 @@ from ltx_pipelines.captioning import CaptionRecord
 from ltx_pipelines.frames import FrameClip
 from ltx_pipelines.hashing import cache_key
 from resources import BaseModelResource, ComputeResource, StorageResource
+from resources.executors import GPU_OP_TAGS, GPU_POOL
 
 
 @dg.asset(
@@ -17,6 +18,8 @@ from resources import BaseModelResource, ComputeResource, StorageResource
     group_name="training",
     io_manager_key="manifest_io",
     kinds={"pytorch", "diffusers"},
+    op_tags=GPU_OP_TAGS,
+    pool=GPU_POOL,
 )
 def latents(
     context: dg.AssetExecutionContext,

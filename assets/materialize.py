@@ -1,4 +1,9 @@
-"""Materialize the whole graph for one dataset folder on the persistent instance at LTX_PIPELINES_HOME."""
+"""Materialize the whole graph for one dataset folder on the persistent Dagster instance.
+
+The instance is ``$DAGSTER_HOME``'s when that is set (e.g. the Postgres tier, docs/deploy.md), else the embedded
+SQLite one in LTX_PIPELINES_HOME. The steps run where the job's executor sends them (``LTX_EXECUTOR``): in this
+process by default, or on Celery workers / Kubernetes Jobs.
+"""
 
 import os
 from dataclasses import dataclass, field
@@ -9,6 +14,7 @@ import dagster as dg
 from ltx_pipelines.atomic import write_text
 from ltx_pipelines.catalog import register_dataset
 from ltx_pipelines.home import HOME_ENV, Home
+from resources.executors import LOCAL_EXECUTORS
 
 INSTANCE_YAML = """\
 # The embedded default instance: SQLite storage in this folder (see docs for the Postgres tier).
@@ -46,9 +52,11 @@ def ensure_instance(home: Home) -> Path:
 
 
 def open_instance(home: Home) -> dg.DagsterInstance:
-    """The persistent Dagster instance of ``home``."""
+    """The persistent Dagster instance: ``$DAGSTER_HOME``'s when set, else the embedded one of ``home``."""
     from dagster._core.instance.ref import InstanceRef
 
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
     return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(ensure_instance(home))))
 
 
@@ -69,9 +77,17 @@ def materialize_dataset(
             instance.add_dynamic_partitions("datasets", [partition])
         job = defs.resolve_job_def("full_pipeline")
         config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})}
-        result = job.execute_in_process(
-            instance=instance, partition_key=partition, raise_on_error=False, run_config=config
-        )
+        if job.executor_def.name in LOCAL_EXECUTORS:
+            result = job.execute_in_process(
+                instance=instance, partition_key=partition, raise_on_error=False, run_config=config
+            )
+        else:  # steps leave this process: the executor reconstructs the job from the code location by name
+            from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+            recon = ReconstructableRepository.for_module("definitions", "defs").get_reconstructable_job(job.name)
+            result = dg.execute_job(
+                recon, instance, run_config=config, tags={"dagster/partition": partition}, raise_on_error=False
+            )
         materialized = [
             AssetOutcome(
                 event.asset_key.to_user_string(),
@@ -84,4 +100,4 @@ def materialize_dataset(
             for event in result.all_events
             if event.is_step_failure
         ]
-        return RunOutcome(result.run_id, result.success, partition, materialized, failures, str(home.dagster_home))
+        return RunOutcome(result.run_id, result.success, partition, materialized, failures, instance.root_directory)

@@ -11,6 +11,7 @@ from ltx_pipelines.provenance import code_version
 from ltx_pipelines.training import loop
 from ltx_pipelines.training.launch import run_torchrun
 from resources import ComputeResource, StorageResource
+from resources.executors import GPU_OP_TAGS, GPU_POOL
 
 CODE_VERSION = "lora_adapter-1"
 
@@ -33,6 +34,8 @@ class TrainingConfig(dg.Config):
     group_name="training",
     io_manager_key="manifest_io",
     kinds={"pytorch", "peft"},
+    op_tags=GPU_OP_TAGS,
+    pool=GPU_POOL,
 )
 def lora_adapter(
     context: dg.AssetExecutionContext,

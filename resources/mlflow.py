@@ -1,5 +1,7 @@
 """MLflow tracking and registry: the embedded SQLite store by default, a tracking server in production."""
 
+import os
+
 import dagster as dg
 
 from ltx_pipelines.home import Home
@@ -7,7 +9,8 @@ from ltx_pipelines.registry import RegistryClient
 
 
 class MlflowResource(dg.ConfigurableResource):
-    """``tracking_uri`` defaults to ``sqlite:///<home>/mlflow.db`` with artifacts in ``<home>/mlartifacts``."""
+    """``tracking_uri`` defaults to ``$MLFLOW_TRACKING_URI`` (a tracking server, docs/deploy.md), else to
+    ``sqlite:///<home>/mlflow.db`` with artifacts in ``<home>/mlartifacts``."""
 
     tracking_uri: str | None = None
     registry_uri: str | None = None
@@ -16,16 +19,19 @@ class MlflowResource(dg.ConfigurableResource):
     ui_url: str | None = None  # default: the tracking server, or `mlflow ui`'s http://127.0.0.1:5000
 
     def client(self, home: Home) -> RegistryClient:
-        tracking = self.tracking_uri or home.mlflow_tracking_uri
-        artifacts = self.artifact_location or (None if self.tracking_uri else home.mlflow_artifacts.as_uri())
+        server = self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        tracking = server or home.mlflow_tracking_uri
+        # A server chooses the artifact store (its --default-artifact-root / --artifacts-destination).
+        artifacts = self.artifact_location or (None if server else home.mlflow_artifacts.as_uri())
         return RegistryClient(tracking, self.registry_uri, self.experiment, artifacts)
 
     def base_url(self) -> str:
         """Where a person opens the MLflow UI for this store."""
         if self.ui_url:
             return self.ui_url.rstrip("/")
-        if self.tracking_uri and self.tracking_uri.startswith(("http://", "https://")):
-            return self.tracking_uri.rstrip("/")
+        server = self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
+        if server.startswith(("http://", "https://")):
+            return server.rstrip("/")
         return "http://127.0.0.1:5000"
 
     def run_url(self, experiment_id: str, run_id: str, home: Home) -> str:
