@@ -12,6 +12,8 @@ from ltx_pipelines.demo_data import write_dataset
 from ltx_pipelines.home import HOME_ENV, Home
 from ltx_pipelines.models import resolve_model
 
+ISOLATED_ENV = ("DAGSTER_HOME", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "LTX_EXECUTOR")
+
 # Small settings that still learn: 32×32×9 clips (3×8×8 latents), a few dozen steps.
 FAST_RECIPE = {
     "dataset": {"buckets": [{"width": 32, "height": 32, "frames": 9}], "holdout_fraction": 0.25},
@@ -42,6 +44,8 @@ def home(tmp_path: Path, model_store: Path, monkeypatch: pytest.MonkeyPatch) -> 
     home.models.rmdir()
     home.models.symlink_to(model_store, target_is_directory=True)
     monkeypatch.setenv(HOME_ENV, str(home.root))
+    for variable in ISOLATED_ENV:  # a developer's own tier settings must not leak into the embedded-default tests
+        monkeypatch.delenv(variable, raising=False)
     return home
 
 

@@ -19,7 +19,7 @@ from dagster._core.instance.ref import InstanceRef
 from ltx_pipelines.cli import ASSET_ORDER
 from ltx_pipelines.registry import RegistryClient
 from resources.executors import GPU_QUEUE
-from tests.integration.services import (
+from tests.services import (
     Service,
     free_port,
     fresh_database,
