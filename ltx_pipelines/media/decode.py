@@ -1,4 +1,8 @@
-"""Decode a clip into a bucket: frames picked by timestamp, resized to cover, center-cropped."""
+"""Decode a clip window into a bucket: seek to the start, pick frames by timestamp, resize to cover, center-crop.
+
+Decoding streams: frames are scaled as they come out of the (threaded) decoder and only the bucket's frames are
+kept, so memory does not grow with the length of the video, and decoding stops once the bucket is full.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,13 @@ from pathlib import Path
 
 import av
 import numpy as np
+from PIL import Image, ImageOps
 
 from ltx_pipelines.config import Bucket
 from ltx_pipelines.media.errors import MediaError
+
+# Timestamps closer than this (seconds) count as equal: absorbs rounding in container time bases.
+_EPSILON = 1e-4
 
 
 def cover_size(width: int, height: int, target_w: int, target_h: int) -> tuple[int, int]:
@@ -26,12 +34,19 @@ def center_crop(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return image[top : top + height, left : left + width]
 
 
-def decode_clip(path: str | Path, bucket: Bucket, fps: float | None = None, start: float = 0.0) -> np.ndarray:
+def decode_clip(
+    path: str | Path,
+    bucket: Bucket,
+    fps: float | None = None,
+    start: float = 0.0,
+    rotation: int = 0,
+) -> np.ndarray:
     """``bucket.frames`` RGB frames (F×H×W×3 uint8) of the video at ``path`` from ``start`` seconds.
 
-    With ``fps`` set, frame k is the source frame shown at time ``start + k/fps`` (chosen by timestamp,
-    so variable frame rate sources resample correctly); otherwise consecutive frames are taken. Decoding
-    stops as soon as the bucket is full. Raises :class:`MediaError` when the clip is too short or breaks.
+    With ``fps`` set, frame k is the source frame on screen at time ``start + k/fps`` (chosen by timestamp, so
+    variable frame rate sources resample correctly); otherwise consecutive frames are taken. ``rotation`` (the
+    display rotation in degrees, counter-clockwise) is applied. Raises :class:`MediaError` when the clip is too
+    short or breaks.
     """
     path = Path(path)
     frames: list[np.ndarray] = []
@@ -39,20 +54,71 @@ def decode_clip(path: str | Path, bucket: Bucket, fps: float | None = None, star
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            for frame in _select_frames(container, stream, bucket.frames, fps, start):
-                frames.append(_to_bucket(frame, bucket))
+            decoded = _decode_from(container, stream, start)
+            for frame in _select_frames(decoded, bucket.frames, fps, start, stream):
+                frames.append(to_bucket(frame, bucket, rotation))
     except av.error.FFmpegError as error:
         reason = getattr(error, "strerror", None) or str(error)
-        raise MediaError(path, f"decoding failed after {len(frames)} frames ({reason})") from error
+        raise MediaError(path, f"decoding failed after {len(frames)} frames", reason) from error
     if len(frames) < bucket.frames:
         raise MediaError(path, f"too short for bucket {bucket.label}: {len(frames)} of {bucket.frames} frames")
     return np.stack(frames)
 
 
-def _select_frames(container, stream, count: int, fps: float | None, start: float) -> Iterator[av.VideoFrame]:
-    if fps is None:
+def decode_image(path: str | Path, bucket: Bucket) -> np.ndarray:
+    """A still image as a 1×H×W×3 clip in ``bucket``'s size (EXIF orientation applied)."""
+    try:
+        with Image.open(path) as image:
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+    except OSError as error:
+        raise MediaError(path, "unreadable: image does not decode", str(error)) from error
+    width, height = cover_size(upright.width, upright.height, bucket.width, bucket.height)
+    resized = np.asarray(upright.resize((width, height), Image.Resampling.BOX))
+    return np.ascontiguousarray(center_crop(resized, bucket.width, bucket.height))[None]
+
+
+def iter_video_frames(
+    path: str | Path, width: int, height: int, interpolation: str = "BILINEAR"
+) -> Iterator[np.ndarray]:
+    """Every frame of a video scaled to ``width``×``height`` RGB, one at a time (threaded decode)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            if frame.time is not None and frame.time + 1e-9 < start:
+            yield frame.to_ndarray(width=width, height=height, format="rgb24", interpolation=interpolation)
+
+
+def to_bucket(frame: av.VideoFrame, bucket: Bucket, rotation: int = 0) -> np.ndarray:
+    """One decoded frame, rotated upright, scaled to cover the bucket and center-cropped (H×W×3 uint8).
+
+    Scaling happens in FFmpeg's swscale on the stored orientation (directly to RGB), then the small result is
+    rotated with NumPy, so rotation costs almost nothing.
+    """
+    turns = round(rotation / 90) % 4
+    display_w, display_h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    width, height = cover_size(display_w, display_h, bucket.width, bucket.height)
+    stored_w, stored_h = (height, width) if turns % 2 else (width, height)
+    rgb = frame.to_ndarray(width=stored_w, height=stored_h, format="rgb24", interpolation="AREA")
+    if turns:
+        rgb = np.rot90(rgb, k=turns)
+    return np.ascontiguousarray(center_crop(rgb, bucket.width, bucket.height))
+
+
+def _decode_from(container, stream, start: float) -> Iterator[av.VideoFrame]:
+    """Frames from the keyframe at or before ``start`` (a seek when ``start`` is past the beginning)."""
+    if start > 0 and stream.time_base:
+        offset = stream.start_time or 0
+        container.seek(offset + int(start / stream.time_base), stream=stream, backward=True)
+    return container.decode(stream)
+
+
+def _select_frames(
+    decoded: Iterator[av.VideoFrame], count: int, fps: float | None, start: float, stream
+) -> Iterator[av.VideoFrame]:
+    origin = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+    if fps is None:
+        for frame in decoded:
+            if _time(frame, origin) + _EPSILON < start:
                 continue
             yield frame
             count -= 1
@@ -62,25 +128,24 @@ def _select_frames(container, stream, count: int, fps: float | None, start: floa
     targets = [start + k / fps for k in range(count)]
     index = 0
     previous: av.VideoFrame | None = None
-    for frame in container.decode(stream):
-        time = frame.time if frame.time is not None else 0.0
+    for frame in decoded:
+        time = _time(frame, origin)
         # Emit the previous frame for every target time that falls before this frame's timestamp.
-        while index < count and previous is not None and targets[index] < time - 1e-9:
+        while index < count and previous is not None and targets[index] < time - _EPSILON:
             yield previous
             index += 1
         if index == count:
             return
         previous = frame
     while index < count and previous is not None:
-        last_time = previous.time or 0.0
+        last_time = _time(previous, origin)
         frame_period = 1.0 / float(stream.average_rate or fps)
-        if targets[index] >= last_time + frame_period - 1e-9:
+        if targets[index] >= last_time + frame_period - _EPSILON:
             return  # past the end of the stream
         yield previous
         index += 1
 
 
-def _to_bucket(frame: av.VideoFrame, bucket: Bucket) -> np.ndarray:
-    width, height = cover_size(frame.width, frame.height, bucket.width, bucket.height)
-    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
-    return np.ascontiguousarray(center_crop(rgb, bucket.width, bucket.height))
+def _time(frame: av.VideoFrame, origin: float) -> float:
+    """A frame's presentation time relative to the stream's start."""
+    return (frame.time - origin) if frame.time is not None else 0.0
