@@ -14,6 +14,7 @@ from ltx_pipelines.home import Home
 
 ASSET_ORDER = [
     "raw_videos",
+    "video_clips",
     "video_frames",
     "captions",
     "latents",
@@ -31,9 +32,10 @@ LINEAGE_SUMMARY = [
     "ltx.mlflow_run_id",
 ]
 SUMMARY_KEYS = {
-    "raw_videos": ["clips", "quarantined"],
+    "raw_videos": ["clips", "probed", "quarantined"],
+    "video_clips": ["clips", "scenes_detected", "quarantined"],
     "video_frames": ["clips", "decoded", "reused", "quarantined"],
-    "captions": ["captioned"],
+    "captions": ["captioned", "given", "generated", "quarantined"],
     "latents": ["samples", "train", "holdout", "videos_encoded"],
     "lora_adapter": ["status", "steps", "first_loss", "final_loss", "seconds"],
     "adapter_evaluation": ["heldout_clips", "base_loss", "adapter_loss", "relative_improvement"],
@@ -149,9 +151,9 @@ def _print_summary(outcome) -> None:
             continue
         facts = [f"{k}={_short(by_asset[asset].get(k))}" for k in SUMMARY_KEYS[asset] if k in by_asset[asset]]
         print(f"  {asset:<20} {'  '.join(facts)}")
-    quarantine = by_asset.get("video_frames", {}).get("quarantined") or 0
+    quarantine = by_asset.get("captions", {}).get("quarantined") or 0
     if quarantine:
-        print(f"  ({quarantine} file(s) quarantined: see the quarantine table in the video_frames metadata)")
+        print(f"  ({quarantine} file(s) quarantined: see the quarantine table in the captions metadata)")
     for failure in outcome.failures:
         print(f"  FAILED {failure}")
     registered = by_asset.get("registered_adapter")
