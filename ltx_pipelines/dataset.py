@@ -115,7 +115,7 @@ def scan_dataset(root: str | Path, spec: DatasetSpec | None = None, cache_dir: P
     else:
         result.manifest = _relative(root, manifest)
         try:
-            entries = _manifest_entries(root, manifest)
+            entries = list(_manifest_entries(root, manifest))
         except (ManifestError, OSError) as error:
             reason = getattr(error, "reason", "manifest cannot be read")
             result.quarantined.append(Quarantined(result.manifest, reason, STAGE, getattr(error, "detail", "")))

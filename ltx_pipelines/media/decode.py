@@ -73,8 +73,8 @@ def decode_image(path: str | Path, bucket: Bucket) -> np.ndarray:
     except OSError as error:
         raise MediaError(path, "unreadable: image does not decode", str(error)) from error
     width, height = cover_size(upright.width, upright.height, bucket.width, bucket.height)
-    resized = np.asarray(upright.resize((width, height), Image.Resampling.BOX))
-    return np.ascontiguousarray(center_crop(resized, bucket.width, bucket.height))[None]
+    resized = np.array(upright.resize((width, height), Image.Resampling.BOX))
+    return np.ascontiguousarray(center_crop(resized, bucket.width, bucket.height))[None].copy()
 
 
 def iter_video_frames(
