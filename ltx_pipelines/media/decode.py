@@ -12,6 +12,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageOps
 
 from ltx_pipelines.config import Bucket
@@ -55,8 +56,9 @@ def decode_clip(
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             decoded = _decode_from(container, stream, start)
+            scaler = VideoReformatter()  # one scaler per clip: FFmpeg reuses its context frame to frame
             for frame in _select_frames(decoded, bucket.frames, fps, start, stream):
-                frames.append(to_bucket(frame, bucket, rotation))
+                frames.append(to_bucket(frame, bucket, rotation, scaler))
     except av.error.FFmpegError as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise MediaError(path, f"decoding failed after {len(frames)} frames", reason) from error
@@ -84,11 +86,14 @@ def iter_video_frames(
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        scaler = VideoReformatter()
         for frame in container.decode(stream):
-            yield frame.to_ndarray(width=width, height=height, format="rgb24", interpolation=interpolation)
+            yield scaler.reformat(frame, width, height, "rgb24", interpolation=interpolation).to_ndarray()
 
 
-def to_bucket(frame: av.VideoFrame, bucket: Bucket, rotation: int = 0) -> np.ndarray:
+def to_bucket(
+    frame: av.VideoFrame, bucket: Bucket, rotation: int = 0, scaler: VideoReformatter | None = None
+) -> np.ndarray:
     """One decoded frame, rotated upright, scaled to cover the bucket and center-cropped (H×W×3 uint8).
 
     Scaling happens in FFmpeg's swscale on the stored orientation (directly to RGB), then the small result is
@@ -98,7 +103,8 @@ def to_bucket(frame: av.VideoFrame, bucket: Bucket, rotation: int = 0) -> np.nda
     display_w, display_h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
     width, height = cover_size(display_w, display_h, bucket.width, bucket.height)
     stored_w, stored_h = (height, width) if turns % 2 else (width, height)
-    rgb = frame.to_ndarray(width=stored_w, height=stored_h, format="rgb24", interpolation="AREA")
+    scaled = (scaler or VideoReformatter()).reformat(frame, stored_w, stored_h, "rgb24", interpolation="AREA")
+    rgb = scaled.to_ndarray()
     if turns:
         rgb = np.rot90(rgb, k=turns)
     return np.ascontiguousarray(center_crop(rgb, bucket.width, bucket.height))
