@@ -44,7 +44,8 @@ def find_ffmpeg() -> str | None:
 
 
 def make_video(path: Path, seconds: float, width: int, height: int, fps: int = 24, preset: str = "veryfast") -> Path:
-    """A synthetic but codec-realistic H.264 MP4 (moving gradients and texture, B-frames), written once."""
+    """A synthetic H.264 MP4 with a camera-like bitrate (moving gradients, texture, film grain that changes every
+    frame so the encoder cannot predict it away; B-frames), written once."""
     if path.exists():
         return path
     tmp = path.with_suffix(".part.mp4")
@@ -52,6 +53,7 @@ def make_video(path: Path, seconds: float, width: int, height: int, fps: int = 2
     ys = np.arange(height, dtype=np.float32)[:, None]
     texture = (np.random.default_rng(0).random((height, width)) * 40).astype(np.uint8)
     plane = np.empty((height, width, 3), dtype=np.uint8)
+    grain = np.random.default_rng(1).integers(0, 24, size=(7, height, width, 1), dtype=np.uint8)
     with av.open(str(tmp), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -62,7 +64,8 @@ def make_video(path: Path, seconds: float, width: int, height: int, fps: int = 2
             plane[..., 0] = (127 + 100 * np.sin(xs / 97.0 + t)).astype(np.uint8)  # broadcast over rows
             plane[..., 1] = (127 + 100 * np.sin(ys / 61.0 - 0.7 * t)).astype(np.uint8)  # over columns
             plane[..., 2] = np.roll(texture, shift, axis=1) + np.uint8(100 * (index // (fps * 5) % 2))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(plane, format="rgb24")):
+            noisy = plane + grain[index % len(grain)]
+            for packet in stream.encode(av.VideoFrame.from_ndarray(noisy, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

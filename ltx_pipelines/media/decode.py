@@ -1,12 +1,17 @@
 """Decode a clip window into a bucket: seek to the start, pick frames by timestamp, resize to cover, center-crop.
 
 Decoding streams: frames are scaled as they come out of the (threaded) decoder and only the bucket's frames are
-kept, so memory does not grow with the length of the video, and decoding stops once the bucket is full.
+kept, so memory does not grow with the length of the video, and decoding stops once the bucket is full. Decoding
+runs a few frames ahead on a worker thread while the caller scales (both release the GIL), so the two overlap the
+way the ffmpeg command line overlaps its decoder and filter threads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +25,8 @@ from ltx_pipelines.media.errors import MediaError
 
 # Timestamps closer than this (seconds) count as equal: absorbs rounding in container time bases.
 _EPSILON = 1e-4
+# Decoded frames held ahead of the scaler: bounded, so memory stays flat.
+PREFETCH_FRAMES = 8
 
 
 def cover_size(width: int, height: int, target_w: int, target_h: int) -> tuple[int, int]:
@@ -55,10 +62,11 @@ def decode_clip(
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            decoded = _decode_from(container, stream, start)
             scaler = VideoReformatter()  # one scaler per clip: FFmpeg reuses its context frame to frame
-            for frame in _select_frames(decoded, bucket.frames, fps, start, stream):
-                frames.append(to_bucket(frame, bucket, rotation, scaler))
+            # closing(): the decode worker stops before the container closes, even when the bucket fills early.
+            with contextlib.closing(prefetched(_decode_from(container, stream, start))) as decoded:
+                for frame in _select_frames(decoded, bucket.frames, fps, start, stream):
+                    frames.append(to_bucket(frame, bucket, rotation, scaler))
     except av.error.FFmpegError as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise MediaError(path, f"decoding failed after {len(frames)} frames", reason) from error
@@ -87,8 +95,9 @@ def iter_video_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         scaler = VideoReformatter()
-        for frame in container.decode(stream):
-            yield scaler.reformat(frame, width, height, "rgb24", interpolation=interpolation).to_ndarray()
+        with contextlib.closing(prefetched(container.decode(stream))) as decoded:
+            for frame in decoded:
+                yield scaler.reformat(frame, width, height, "rgb24", interpolation=interpolation).to_ndarray()
 
 
 def to_bucket(
@@ -155,3 +164,43 @@ def _select_frames(
 def _time(frame: av.VideoFrame, origin: float) -> float:
     """A frame's presentation time relative to the stream's start."""
     return (frame.time - origin) if frame.time is not None else 0.0
+
+
+def prefetched(frames: Iterator[av.VideoFrame], depth: int = PREFETCH_FRAMES) -> Iterator[av.VideoFrame]:
+    """``frames`` decoded up to ``depth`` ahead on a worker thread. Close the returned generator (``closing()``)
+    before the container: that stops and joins the worker."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if not offer(frame):
+                    return
+            offer(end)
+        except Exception as error:  # handed to the consumer, raised there
+            offer(error)
+
+    worker = threading.Thread(target=produce, name="ltx-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is end:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
