@@ -46,6 +46,15 @@ def test_probe_refuses_non_video(tmp_path: Path, content: bytes, reason: str) ->
     assert caught.value.path == str(path)
 
 
+def test_probe_names_a_video_cut_before_its_index_damaged(tmp_path: Path) -> None:
+    whole = _counter_clip(tmp_path / "whole.mp4", frames=48).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 2])  # the index (moov) sits at the end: gone
+    with pytest.raises(MediaError) as caught:
+        probe_video(cut)
+    assert caught.value.reason == "unreadable: damaged or incomplete container"
+
+
 def test_probe_refuses_truncated_file(tmp_path: Path) -> None:
     source = _counter_clip(tmp_path / "whole.mp4", frames=48)
     with (

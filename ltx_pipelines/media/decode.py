@@ -57,7 +57,8 @@ def decode_clip(
     short or breaks.
     """
     path = Path(path)
-    frames: list[np.ndarray] = []
+    clip = np.empty((bucket.frames, bucket.height, bucket.width, 3), dtype=np.uint8)  # filled in place: no copies
+    count = 0
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -66,13 +67,14 @@ def decode_clip(
             # closing(): the decode worker stops before the container closes, even when the bucket fills early.
             with contextlib.closing(prefetched(_decode_from(container, stream, start))) as decoded:
                 for frame in _select_frames(decoded, bucket.frames, fps, start, stream):
-                    frames.append(to_bucket(frame, bucket, rotation, scaler))
+                    clip[count] = to_bucket(frame, bucket, rotation, scaler)
+                    count += 1
     except av.error.FFmpegError as error:
         reason = getattr(error, "strerror", None) or str(error)
-        raise MediaError(path, f"decoding failed after {len(frames)} frames", reason) from error
-    if len(frames) < bucket.frames:
-        raise MediaError(path, f"too short for bucket {bucket.label}: {len(frames)} of {bucket.frames} frames")
-    return np.stack(frames)
+        raise MediaError(path, f"decoding failed after {count} frames", reason) from error
+    if count < bucket.frames:
+        raise MediaError(path, f"too short for bucket {bucket.label}: {count} of {bucket.frames} frames")
+    return clip
 
 
 def decode_image(path: str | Path, bucket: Bucket) -> np.ndarray:

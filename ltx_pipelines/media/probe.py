@@ -16,6 +16,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ltx_pipelines.media.errors import MediaError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+# The first bytes of the containers we read: a file that starts like one but does not open is damaged, not foreign.
+_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"), (4, b"moov"), (4, b"mdat"), (4, b"wide"))
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ def probe_video(path: str | Path) -> MediaInfo:
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.error.InvalidDataError as error:
-        raise MediaError(path, "not a media file", _ffmpeg_message(error)) from error
+        reason = "unreadable: damaged or incomplete container" if _has_container_signature(path) else "not a media file"
+        raise MediaError(path, reason, _ffmpeg_message(error)) from error
     except (av.error.FFmpegError, OSError) as error:
         raise MediaError(path, "unreadable: cannot open", _ffmpeg_message(error)) from error
     with container:
@@ -179,6 +182,12 @@ def _first_frame(path: Path, container: av.container.InputContainer) -> av.Video
     except av.error.FFmpegError as error:
         raise MediaError(path, "unreadable: video does not decode", _ffmpeg_message(error)) from error
     raise MediaError(path, "unreadable: no decodable video frames")
+
+
+def _has_container_signature(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    return any(head[offset : offset + len(magic)] == magic for offset, magic in _SIGNATURES)
 
 
 def _quarter_turns(degrees: float) -> int:
