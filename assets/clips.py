@@ -7,9 +7,18 @@ import dagster as dg
 from assets.metadata import quarantine_table, table
 from assets.partitions import datasets_partitions
 from ltx_pipelines import clips as clips_core
+from ltx_pipelines.config import with_overrides
 from ltx_pipelines.dataset import SourceClip
 from ltx_pipelines.hashing import cache_key
 from resources import StorageResource
+
+
+class ClipsConfig(dg.Config):
+    """Overrides of the recipe's ``dataset.scenes`` settings (unset = recipe value)."""
+
+    scene_split: bool | None = None
+    scene_threshold: float | None = None
+    max_clips_per_video: int | None = None
 
 
 @dg.asset(
@@ -19,11 +28,22 @@ from resources import StorageResource
     io_manager_key="manifest_io",
     kinds={"pyscenedetect"},
 )
-def video_clips(context: dg.AssetExecutionContext, storage: StorageResource, raw_videos: dict) -> dg.Output[dict]:
+def video_clips(
+    context: dg.AssetExecutionContext, config: ClipsConfig, storage: StorageResource, raw_videos: dict
+) -> dg.Output[dict]:
     """One window per video (or per scene with ``dataset.scenes.enabled``), each assigned to the bucket of nearest
     aspect ratio and the longest frame count it fills; images need a 1-frame bucket. Sources too short or too
     small are quarantined. Scene lists are cached by content."""
     spec = storage.recipe(context.partition_key).dataset
+    scenes = with_overrides(
+        spec.scenes,
+        {
+            "enabled": config.scene_split,
+            "threshold": config.scene_threshold,
+            "max_clips_per_video": config.max_clips_per_video,
+        },
+    )
+    spec = spec.model_copy(update={"scenes": scenes})
     sources = [SourceClip.from_dict(c) for c in raw_videos["clips"]]
     result = clips_core.plan_clips(sources, spec, storage.get_home().cache("scenes"))
     for entry in result.quarantined:
