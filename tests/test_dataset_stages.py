@@ -58,6 +58,9 @@ def test_every_quarantine_reason_is_exact_and_the_rest_proceeds(tmp_path: Path) 
     (root / "notes.mp4").write_bytes(b"meeting notes, not a video\n" * 40)
     (root / "report.pdf").write_bytes(bytes(range(256)) * 8)
     (root / "broken.jpg").write_bytes(b"not a jpeg at all" * 10)
+    photo = media.write_image(tmp_path / "photo.jpg", width=256, height=256, level=90).read_bytes()
+    (root / "half.jpg").write_bytes(photo[: len(photo) // 2])
+    (root / "folder.mp4").mkdir()
     media.truncate(media.write_counter(tmp_path / "whole.mp4", frames=48), root / "cut.mp4")
     media.garble(media.write_counter(tmp_path / "clean.mp4", frames=24), root / "garbled.mp4")
     media.write_audio_only(root / "voice.mp4")
@@ -79,6 +82,8 @@ def test_every_quarantine_reason_is_exact_and_the_rest_proceeds(tmp_path: Path) 
         "notes.mp4": "not a media file",
         "report.pdf": "not a media file",
         "broken.jpg": "not a media file",
+        "half.jpg": "unreadable: image does not decode",
+        "folder.mp4": "not a regular file",
         "garbled.mp4": "unreadable: video does not decode",
         "voice.mp4": "no video stream (audio only)",
         "escape.mp4": "unsafe path: outside the dataset root",
