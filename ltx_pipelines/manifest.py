@@ -45,7 +45,7 @@ class ManifestRow:
 
 def find_manifest(root: Path, name: str | None = None) -> Path | None:
     """The manifest to use: ``name`` (relative to ``root``) when given, else the one file at the top of ``root``
-    whose columns include ``media_path``/``video``; None when the folder has none (a plain media folder)."""
+    with a ``caption`` and a ``media_path``/``video`` column; None when the folder has none (a plain media folder)."""
     if name is not None:
         return resolve_inside(root, name)
     found = [p for p in sorted(root.iterdir()) if p.suffix.lower() in MANIFEST_SUFFIXES and _looks_like_manifest(p)]
@@ -117,9 +117,9 @@ def _looks_like_manifest(path: Path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     if path.suffix.lower() == ".csv":
-        header = next(csv.reader(io.StringIO(head)), [])
-        return any(column.strip() in MEDIA_COLUMNS for column in header)
-    return any(f'"{column}"' in head for column in MEDIA_COLUMNS)
+        header = {column.strip() for column in next(csv.reader(io.StringIO(head)), [])}
+        return "caption" in header and bool(header & set(MEDIA_COLUMNS))
+    return '"caption"' in head and any(f'"{column}"' in head for column in MEDIA_COLUMNS)
 
 
 def _first_text(record: dict, columns: tuple[str, ...]) -> str | None:

@@ -277,3 +277,21 @@ def test_caption_file_that_is_not_text_is_quarantined(tmp_path: Path) -> None:
     (root / "a.txt").write_bytes(b"\xff\xfe\x00bad")
     out = run_stages(root, DatasetSpec(buckets=BUCKETS), tmp_path / "cache")
     assert out["quarantine"] == {"a.mp4": "caption file is not UTF-8 text"}
+
+
+def test_manifest_detection_needs_the_official_columns(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    root.mkdir()
+    _captioned(media.write_counter(root / "a.mp4", frames=24))
+    (root / "info.json").write_text(json.dumps({"video": "a.mp4", "fps": 24}))  # not a manifest: folder mode
+    out = run_stages(root, DatasetSpec(buckets=BUCKETS), tmp_path / "cache")
+    assert out["scan"].manifest is None and [c.clip_id for c in out["captions"].captions] == ["a.mp4"]
+
+    _write_manifest(root / "one.csv", [{"caption": "x", "media_path": "a.mp4"}])
+    _write_manifest(root / "two.jsonl", [{"caption": "y", "media_path": "a.mp4"}])
+    both = run_stages(root, DatasetSpec(buckets=BUCKETS), tmp_path / "cache")
+    assert both["quarantine"] == {
+        ".": "several manifests (one.csv, two.jsonl): name one with dataset.manifest in ltx.yaml"
+    }
+    chosen = run_stages(root, DatasetSpec(buckets=BUCKETS, manifest="two.jsonl"), tmp_path / "cache")
+    assert [c.text for c in chosen["captions"].captions] == ["y"]
