@@ -17,7 +17,7 @@ def detect_scenes(path: str | Path, spec: SceneSpec) -> list[tuple[float, float]
     import scenedetect
 
     try:
-        video = scenedetect.open_video(str(path), backend="pyav")
+        video = scenedetect.open_video(str(path), backend="pyav", threading_mode="AUTO")
         manager = scenedetect.SceneManager()
         manager.add_detector(
             scenedetect.ContentDetector(threshold=spec.threshold, min_scene_len=f"{spec.min_scene_seconds}s")
