@@ -101,7 +101,7 @@ def scan_dataset(root: str | Path, spec: DatasetSpec | None = None, cache_dir: P
     root = Path(root).resolve()
     spec = spec or DatasetSpec()
     result = ScanResult()
-    prober = _Prober(root, cache_dir)
+    prober = _Prober(cache_dir)
     try:
         manifest = find_manifest(root, spec.manifest)
     except UnsafePathError:
@@ -127,13 +127,14 @@ def scan_dataset(root: str | Path, spec: DatasetSpec | None = None, cache_dir: P
             continue
         clip_id, path, caption_source, reference = entry
         try:
-            clip = prober.clip(clip_id, path)
+            clip = prober.probe(path)
             caption = caption_source() if callable(caption_source) else caption_source
-            ref = prober.clip(reference[0], reference[1], reference=True) if reference else None
         except MediaError as error:
             result.quarantined.append(Quarantined(clip_id, error.reason, STAGE, error.detail))
             continue
-        except _ReferenceError as error:
+        try:
+            ref = prober.probe(reference[1]) if reference else None
+        except MediaError as error:
             result.quarantined.append(Quarantined(clip_id, f"reference: {error.reason}", STAGE, error.detail))
             continue
         if spec.deduplicate and clip.sha256 in first_of:
@@ -168,12 +169,6 @@ def read_caption(path: Path) -> str | None:
 def normalise_caption(text: str | None) -> str | None:
     """Whitespace collapsed to single spaces; None for empty text."""
     return " ".join((text or "").split()) or None
-
-
-class _ReferenceError(Exception):
-    def __init__(self, error: MediaError):
-        super().__init__(error.reason)
-        self.reason, self.detail = error.reason, error.detail
 
 
 # An entry to probe: (clip id, absolute path, caption or a callable reading it, optional (ref id, ref path)).
@@ -244,18 +239,12 @@ class _Probed:
 class _Prober:
     """Probe and hash files, reusing results cached under (path, size, mtime) when a cache folder is given."""
 
-    def __init__(self, root: Path, cache_dir: Path | None):
-        self.root = root
+    def __init__(self, cache_dir: Path | None):
         self.cache_dir = cache_dir
         self.probed = 0
 
-    def clip(self, clip_id: str, path: Path, reference: bool = False) -> _Probed:
-        try:
-            return self._probe(path)
-        except MediaError as error:
-            raise (_ReferenceError(error) if reference else error) from None
-
-    def _probe(self, path: Path) -> _Probed:
+    def probe(self, path: Path) -> _Probed:
+        """Content hash and probe facts of ``path``, or :class:`MediaError` (failures are cached too)."""
         if not path.exists():
             raise MediaError(path, "file not found")
         if not path.is_file():
