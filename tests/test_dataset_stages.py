@@ -295,3 +295,16 @@ def test_manifest_detection_needs_the_official_columns(tmp_path: Path) -> None:
     }
     chosen = run_stages(root, DatasetSpec(buckets=BUCKETS, manifest="two.jsonl"), tmp_path / "cache")
     assert [c.text for c in chosen["captions"].captions] == ["y"]
+
+
+def test_cli_inspect_lists_clips_and_quarantine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ltx_pipelines.cli import main
+
+    root = tmp_path / "ds"
+    root.mkdir()
+    _captioned(media.write_counter(root / "a.mp4", frames=24))
+    (root / "b.mp4").write_bytes(b"")
+    assert main(["inspect", str(root), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(c["clip_id"], c["bucket"]) for c in report["clips"]] == [("a.mp4", "64x64x17")]
+    assert [(q["path"], q["reason"]) for q in report["quarantined"]] == [("b.mp4", "empty file (0 bytes)")]
