@@ -9,7 +9,7 @@ export LTX_PIPELINES_HOME
 DEMO_DATASET := $(LTX_PIPELINES_HOME)/datasets/neon-shapes
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint ui mlflow-ui bench clean
+.PHONY: install demo test lint ui mlflow-ui bench bench-frames clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ ui: install
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(LTX_PIPELINES_HOME)/mlflow.db
+
+bench-frames: install
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m bench.frame_extraction
+
+bench: bench-frames
 
 clean:
 	rm -rf $(LTX_PIPELINES_HOME) .env

@@ -18,8 +18,8 @@ def table(rows: Sequence[dict], columns: Iterable[str]) -> dg.MetadataValue:
 
 
 def quarantine_table(entries: Sequence[dict]) -> dg.MetadataValue:
-    """Files left out, with the stage that refused each one and the reason."""
-    return table(entries, ["path", "stage", "reason"])
+    """Files left out, with the stage that refused each one, the reason and any detail (e.g. FFmpeg's message)."""
+    return table(entries, ["path", "stage", "reason", "detail"])
 
 
 def image(png: bytes, alt: str) -> dg.MetadataValue:

@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 
 from ltx_pipelines.captioning import build_captions
+from ltx_pipelines.clips import plan_clips
 from ltx_pipelines.config import Bucket, DatasetSpec, LoraSpec, TrainingSpec
-from ltx_pipelines.dataset import scan_folder
+from ltx_pipelines.dataset import scan_dataset
 from ltx_pipelines.demo_data import write_dataset
 from ltx_pipelines.encoding import encode_dataset, load_sample
 from ltx_pipelines.frames import extract_frames
@@ -49,9 +50,10 @@ def main() -> None:
         clips = Path(tmp) / "clips"
         write_dataset(clips, count=args.clips, width=max(96, width), height=max(64, height), frames=frames + 8)
         spec = DatasetSpec(buckets=[Bucket(width=width, height=height, frames=frames)])
-        scan = scan_folder(clips)
-        extracted = extract_frames(scan.clips, spec, home.cache("frames"))
-        captions = {c.clip_id: c for c in build_captions(scan.clips).captions}
+        windows = plan_clips(scan_dataset(clips, spec).clips, spec).clips
+        extracted = extract_frames(windows, spec, home.cache("frames"))
+        given = {w.clip_id: w.caption for w in windows}
+        captions = {c.clip_id: c for c in build_captions(extracted.clips, given).captions}
         model = resolve_model(args.model, home)
         device = torch.device("cpu")
         records = encode_dataset(

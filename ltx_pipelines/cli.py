@@ -14,6 +14,7 @@ from ltx_pipelines.home import Home
 
 ASSET_ORDER = [
     "raw_videos",
+    "video_clips",
     "video_frames",
     "captions",
     "latents",
@@ -31,9 +32,10 @@ LINEAGE_SUMMARY = [
     "ltx.mlflow_run_id",
 ]
 SUMMARY_KEYS = {
-    "raw_videos": ["clips", "quarantined"],
+    "raw_videos": ["clips", "probed", "quarantined"],
+    "video_clips": ["clips", "scenes_detected", "quarantined"],
     "video_frames": ["clips", "decoded", "reused", "quarantined"],
-    "captions": ["captioned"],
+    "captions": ["captioned", "given", "generated", "quarantined"],
     "latents": ["samples", "train", "holdout", "videos_encoded"],
     "lora_adapter": ["status", "steps", "first_loss", "final_loss", "seconds"],
     "adapter_evaluation": ["heldout_clips", "base_loss", "adapter_loss", "champion_loss", "prior_regression"],
@@ -81,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int, help="override the recipe's training steps")
     run.add_argument("--json", action="store_true", help="print the outcome as JSON")
     run.set_defaults(handler=_materialize)
+
+    inspect = commands.add_parser(
+        "inspect", help="scan a dataset folder: clips, their buckets and the quarantine (no decoding, no Dagster)"
+    )
+    inspect.add_argument("dataset", type=Path)
+    inspect.add_argument("--json", action="store_true")
+    inspect.set_defaults(handler=_inspect)
 
     registry = commands.add_parser("registry", help="registered adapters in MLflow").add_subparsers(title="registry")
     listing = registry.add_parser("list", help="every registered adapter with versions and aliases")
@@ -130,6 +139,33 @@ def _demo_data(args) -> int:
 
     paths = write_dataset(args.directory, count=args.count, style=args.style, seed=args.seed, audio=args.audio)
     print(f"wrote {len(paths)} clips with captions to {args.directory}")
+    return 0
+
+
+def _inspect(args) -> int:
+    from ltx_pipelines.clips import plan_clips
+    from ltx_pipelines.config import load_recipe
+    from ltx_pipelines.dataset import scan_dataset
+
+    spec = load_recipe(args.dataset).dataset
+    scan = scan_dataset(args.dataset, spec)
+    clips = plan_clips(scan.clips, spec)
+    quarantined = [q.to_dict() for q in scan.quarantined + clips.quarantined]
+    windows = [
+        {"clip_id": w.clip_id, "bucket": w.bucket, "start": round(w.start, 3), "caption": w.caption}
+        for w in clips.clips
+    ]
+    if args.json:
+        print(json.dumps({"manifest": scan.manifest, "clips": windows, "quarantined": quarantined}, indent=2))
+        return 0
+    print(f"{args.dataset}: {'manifest ' + scan.manifest if scan.manifest else 'folder'}, {len(windows)} clip(s)")
+    for window in windows:
+        caption = "captioned" if window["caption"] else "no caption"
+        print(f"  {window['clip_id']:<40} {window['bucket']:<14} {caption}")
+    if quarantined:
+        print(f"quarantined ({len(quarantined)}):")
+    for entry in quarantined:
+        print(f"  {entry['path']:<40} {entry['stage']:<12} {entry['reason']}")
     return 0
 
 
@@ -209,9 +245,9 @@ def _print_summary(outcome) -> None:
             continue
         facts = [f"{k}={_short(by_asset[asset].get(k))}" for k in SUMMARY_KEYS[asset] if k in by_asset[asset]]
         print(f"  {asset:<20} {'  '.join(facts)}")
-    quarantine = by_asset.get("video_frames", {}).get("quarantined") or 0
+    quarantine = by_asset.get("captions", {}).get("quarantined") or 0
     if quarantine:
-        print(f"  ({quarantine} file(s) quarantined: see the quarantine table in the video_frames metadata)")
+        print(f"  ({quarantine} file(s) quarantined: see the quarantine table in the captions metadata)")
     for failure in outcome.failures:
         print(f"  FAILED {failure}")
     registered = by_asset.get("registered_adapter")

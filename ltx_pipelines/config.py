@@ -48,14 +48,59 @@ class Bucket(Spec):
         return self.width / self.height
 
 
+DEFAULT_CAPTION_PROMPT = (
+    "Describe this video in one detailed paragraph: the main subjects, their appearance and actions, the setting, "
+    "the lighting and the camera motion. Start directly with the description."
+)
+
+
+class SceneSpec(Spec):
+    """Optional scene split (PySceneDetect's content detector): a long video becomes one clip per scene."""
+
+    enabled: bool = False
+    threshold: float = Field(default=27.0, gt=0, description="content detector threshold (lower: more cuts)")
+    min_scene_seconds: float = Field(default=0.5, ge=0, description="scenes shorter than this are merged")
+    max_clips_per_video: int | None = Field(default=None, ge=1, description="keep at most this many clips")
+
+
+class CaptioningSpec(Spec):
+    """The captioner for clips without a caption: a transformers vision-language model on sampled frames."""
+
+    model: str | None = Field(
+        default=None, description="VLM folder, hub id or preset (tiny-vlm); None: uncaptioned clips are quarantined"
+    )
+    prompt: str = Field(default=DEFAULT_CAPTION_PROMPT, min_length=1, description="the instruction given with frames")
+    frames: int = Field(default=4, ge=1, le=32, description="frames sampled evenly from each clip")
+    max_new_tokens: int = Field(default=128, ge=1)
+    batch_size: int = Field(default=4, ge=1, description="clips captioned per generate() call")
+
+
 class DatasetSpec(Spec):
-    """How a folder of clips becomes training samples."""
+    """How a folder of clips (or an official-trainer manifest) becomes training samples."""
 
     buckets: list[Bucket] = Field(default_factory=lambda: [Bucket()], min_length=1)
     fps: float | None = Field(default=None, gt=0, description="resample to this frame rate; None keeps the source's")
     trigger_word: str | None = Field(default=None, description="prepended to every caption")
     holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0, description="clips kept out of training for eval")
     min_side: int = Field(default=32, ge=1, description="clips smaller than this on either side are quarantined")
+    manifest: str | None = Field(
+        default=None, description="CSV/JSON/JSONL with caption + media_path, relative to the folder; default: detect"
+    )
+    deduplicate: bool = Field(default=True, description="quarantine files whose bytes repeat an earlier file")
+    scenes: SceneSpec = Field(default_factory=SceneSpec)
+    captioning: CaptioningSpec = Field(default_factory=CaptioningSpec)
+    max_quarantined_fraction: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="the quarantine check warns above this share of files"
+    )
+
+    @field_validator("buckets")
+    @classmethod
+    def _distinct_buckets(cls, buckets: list[Bucket]) -> list[Bucket]:
+        labels = [b.label for b in buckets]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(f"buckets repeat: {', '.join(repeated)}")
+        return buckets
 
 
 LORA_TARGET_PRESETS: dict[str, list[str]] = {

@@ -1,23 +1,36 @@
-"""Scan a dataset folder: media files with same-name ``.txt`` captions, probed; bad files quarantined."""
+"""Scan a dataset: a folder of media with same-name ``.txt`` captions, or an official-trainer manifest.
+
+Every file is probed (PyAV for video, Pillow for images) and hashed; bad files, unsafe manifest rows and repeated
+content are quarantined with a stable reason. Probe results are cached by (path, size, mtime), so a rescan after
+adding one file probes that file only.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ltx_pipelines.atomic import write_json
+from ltx_pipelines.config import DatasetSpec
 from ltx_pipelines.hashing import cache_key, file_sha256
+from ltx_pipelines.manifest import ManifestError, UnsafePathError, find_manifest, read_manifest, resolve_inside
 from ltx_pipelines.media.errors import MediaError
-from ltx_pipelines.media.probe import MediaInfo, probe_video
+from ltx_pipelines.media.probe import IMAGE_SUFFIXES, MediaInfo, probe_media
 
+STAGE = "raw_videos"
+PROBE_VERSION = "probe-2"
 # Files that describe the dataset rather than being media in it.
 SIDECAR_SUFFIXES = frozenset({".txt", ".yaml", ".yml", ".json", ".jsonl", ".csv", ".md"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
 MAX_CAPTION_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
 class SourceClip:
-    """A usable media file: its path relative to the dataset root, content hash, caption and probe facts."""
+    """A usable media file: its path relative to the dataset root, absolute path, content hash, caption, probe
+    facts, and for IC-LoRA pairs the reference media it is paired with."""
 
     clip_id: str
     path: str
@@ -25,57 +38,118 @@ class SourceClip:
     size: int
     caption: str | None
     info: MediaInfo
+    reference: SourceClip | None = None
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "info": self.info.to_dict()}
+        data = {**asdict(self), "info": self.info.to_dict()}
+        data["reference"] = self.reference.to_dict() if self.reference else None
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> SourceClip:
-        return cls(**{**data, "info": MediaInfo(**data["info"])})
+        reference = data.get("reference")
+        return cls(
+            **{
+                **data,
+                "info": MediaInfo.from_dict(data["info"]),
+                "reference": cls.from_dict(reference) if reference else None,
+            }
+        )
 
 
 @dataclass(frozen=True)
 class Quarantined:
-    """A file left out of training, with the stage that refused it and why."""
+    """A file left out of training: the stage that refused it, a stable reason, and optional detail."""
 
     path: str
     reason: str
     stage: str
+    detail: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Quarantined:
+        return cls(data["path"], data["reason"], data["stage"], data.get("detail", ""))
+
 
 @dataclass
 class ScanResult:
-    """What a folder holds: usable clips and quarantined files, both sorted by path."""
+    """What a dataset holds: usable clips and quarantined files, in a stable order."""
 
     clips: list[SourceClip] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
+    manifest: str | None = None
+    probed: int = 0
 
     @property
     def content_key(self) -> str:
-        """Changes exactly when a clip's bytes or caption, or the quarantine list, changes."""
+        """Changes exactly when a clip's bytes, caption or reference, or the quarantine list, changes."""
         return cache_key(
-            [(c.clip_id, c.sha256, c.caption) for c in self.clips],
+            [(c.clip_id, c.sha256, c.caption, c.reference.sha256 if c.reference else None) for c in self.clips],
             [(q.path, q.reason) for q in self.quarantined],
         )
 
 
-def scan_folder(root: str | Path) -> ScanResult:
-    """Probe every media file under ``root`` (hidden files and sidecars skipped); never raises for one file."""
+def scan_dataset(root: str | Path, spec: DatasetSpec | None = None, cache_dir: Path | None = None) -> ScanResult:
+    """Probe every media file of the dataset at ``root``; never raises for one bad file or row.
+
+    A manifest (``spec.manifest``, or the one detected at the top of ``root``) lists the media; without one,
+    every media file under ``root`` is used with its same-name ``.txt`` caption.
+    """
     root = Path(root).resolve()
+    spec = spec or DatasetSpec()
     result = ScanResult()
-    for path in _candidate_files(root):
-        rel = path.relative_to(root).as_posix()
+    prober = _Prober(cache_dir)
+    try:
+        manifest = find_manifest(root, spec.manifest)
+    except UnsafePathError:
+        result.quarantined.append(Quarantined(spec.manifest or "", "unsafe path: outside the dataset root", STAGE))
+        return result
+    except ManifestError as error:
+        result.quarantined.append(Quarantined(_relative(root, error.path), error.reason, STAGE, error.detail))
+        return result
+    if manifest is None:
+        entries = _folder_entries(root)
+    else:
+        result.manifest = _relative(root, manifest)
         try:
-            info = probe_video(path)
-            caption = read_caption(path.with_suffix(".txt"))
-        except MediaError as error:
-            result.quarantined.append(Quarantined(rel, error.reason, "raw_videos"))
+            entries = list(_manifest_entries(root, manifest))
+        except (ManifestError, OSError) as error:
+            reason = getattr(error, "reason", "manifest cannot be read")
+            result.quarantined.append(Quarantined(result.manifest, reason, STAGE, getattr(error, "detail", "")))
+            return result
+    first_of: dict[str, str] = {}
+    for entry in entries:
+        if isinstance(entry, Quarantined):
+            result.quarantined.append(entry)
             continue
-        result.clips.append(SourceClip(rel, str(path), file_sha256(path), path.stat().st_size, caption, info))
+        clip_id, path, caption_source, reference = entry
+        try:
+            clip = prober.probe(path)
+            caption = caption_source() if callable(caption_source) else caption_source
+        except MediaError as error:
+            result.quarantined.append(Quarantined(clip_id, error.reason, STAGE, error.detail))
+            continue
+        try:
+            ref = prober.probe(reference[1]) if reference else None
+        except MediaError as error:
+            result.quarantined.append(Quarantined(clip_id, f"reference: {error.reason}", STAGE, error.detail))
+            continue
+        if spec.deduplicate and clip.sha256 in first_of:
+            result.quarantined.append(Quarantined(clip_id, f"duplicate of {first_of[clip.sha256]}", STAGE))
+            continue
+        first_of.setdefault(clip.sha256, clip_id)
+        paired = SourceClip(reference[0], ref.path, ref.sha256, ref.size, None, ref.info) if ref else None
+        result.clips.append(SourceClip(clip_id, clip.path, clip.sha256, clip.size, caption, clip.info, paired))
+    result.probed = prober.probed
     return result
+
+
+def scan_folder(root: str | Path, spec: DatasetSpec | None = None, cache_dir: Path | None = None) -> ScanResult:
+    """Alias of :func:`scan_dataset` (the name the first version used)."""
+    return scan_dataset(root, spec, cache_dir)
 
 
 def read_caption(path: Path) -> str | None:
@@ -88,8 +162,51 @@ def read_caption(path: Path) -> str | None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise MediaError(path, f"caption is not UTF-8 text (byte {error.start})") from error
-    return " ".join(text.split()) or None
+        raise MediaError(path, "caption file is not UTF-8 text", f"byte {error.start}") from error
+    return normalise_caption(text)
+
+
+def normalise_caption(text: str | None) -> str | None:
+    """Whitespace collapsed to single spaces; None for empty text."""
+    return " ".join((text or "").split()) or None
+
+
+# An entry to probe: (clip id, absolute path, caption or a callable reading it, optional (ref id, ref path)).
+_Entry = tuple[str, Path, object, tuple[str, Path] | None]
+
+
+def _folder_entries(root: Path) -> Iterator[_Entry | Quarantined]:
+    for path in _candidate_files(root):
+        rel = path.relative_to(root).as_posix()
+        try:
+            resolved = resolve_inside(root, path)
+        except UnsafePathError:
+            yield Quarantined(rel, "unsafe path: outside the dataset root", STAGE)
+            continue
+        yield rel, resolved, (lambda p=path: read_caption(p.with_suffix(".txt"))), None
+
+
+def _manifest_entries(root: Path, manifest: Path) -> Iterator[_Entry | Quarantined]:
+    base = manifest.parent
+    for row in read_manifest(manifest):
+        if row.media_path is None:
+            yield Quarantined(f"{_relative(root, manifest)}:{row.row}", "manifest row has no media_path", STAGE)
+            continue
+        try:
+            path = resolve_inside(root, row.media_path, base)
+        except UnsafePathError:
+            yield Quarantined(row.media_path, "unsafe path: outside the dataset root", STAGE)
+            continue
+        clip_id = _relative(root, path)
+        reference = None
+        if row.reference_path is not None:
+            try:
+                ref_path = resolve_inside(root, row.reference_path, base)
+            except UnsafePathError:
+                yield Quarantined(clip_id, "reference: unsafe path: outside the dataset root", STAGE)
+                continue
+            reference = (_relative(root, ref_path), ref_path)
+        yield clip_id, path, normalise_caption(row.caption), reference
 
 
 def _candidate_files(root: Path) -> Iterable[Path]:
@@ -97,8 +214,61 @@ def _candidate_files(root: Path) -> Iterable[Path]:
         rel_parts = path.relative_to(root).parts
         if any(part.startswith(".") for part in rel_parts):
             continue
-        if path.is_dir() and path.suffix.lower() not in {".mp4", ".mov", ".mkv", ".webm", ".avi"}:
+        if path.is_dir() and path.suffix.lower() not in VIDEO_SUFFIXES | IMAGE_SUFFIXES:
             continue
         if path.suffix.lower() in SIDECAR_SUFFIXES:
             continue
         yield path
+
+
+def _relative(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class _Probed:
+    path: str
+    sha256: str
+    size: int
+    info: MediaInfo
+
+
+class _Prober:
+    """Probe and hash files, reusing results cached under (path, size, mtime) when a cache folder is given."""
+
+    def __init__(self, cache_dir: Path | None):
+        self.cache_dir = cache_dir
+        self.probed = 0
+
+    def probe(self, path: Path) -> _Probed:
+        """Content hash and probe facts of ``path``, or :class:`MediaError` (failures are cached too)."""
+        if not path.exists():
+            raise MediaError(path, "file not found")
+        if not path.is_file():
+            raise MediaError(path, "not a regular file")
+        stat = path.stat()
+        cached = self._cache_file(path, stat.st_size, stat.st_mtime_ns)
+        if cached is not None and cached.exists():
+            data = json.loads(cached.read_text())
+            if "error" in data:
+                raise MediaError(path, data["error"], data.get("detail", ""))
+            return _Probed(str(path), data["sha256"], data["size"], MediaInfo.from_dict(data["info"]))
+        self.probed += 1
+        try:
+            info = probe_media(path)
+        except MediaError as error:
+            if cached is not None:
+                write_json(cached, {"error": error.reason, "detail": error.detail})
+            raise
+        probed = _Probed(str(path), file_sha256(path), stat.st_size, info)
+        if cached is not None:
+            write_json(cached, {"sha256": probed.sha256, "size": probed.size, "info": info.to_dict()})
+        return probed
+
+    def _cache_file(self, path: Path, size: int, mtime_ns: int) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / f"{cache_key(str(path), size, mtime_ns, PROBE_VERSION)}.json"

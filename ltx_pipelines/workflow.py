@@ -10,10 +10,13 @@ from pathlib import Path
 import torch
 
 from ltx_pipelines.captioning import build_captions
+from ltx_pipelines.captioning.presets import resolve_captioner
+from ltx_pipelines.captioning.vlm import VlmCaptioner
 from ltx_pipelines.catalog import dataset_key
+from ltx_pipelines.clips import plan_clips
 from ltx_pipelines.compute import resolve_device
 from ltx_pipelines.config import DatasetSpec, Recipe, Spec, load_recipe, parse_recipe
-from ltx_pipelines.dataset import Quarantined, scan_folder
+from ltx_pipelines.dataset import Quarantined, scan_dataset
 from ltx_pipelines.encoding import LatentRecord, assign_splits, encode_dataset
 from ltx_pipelines.evaluation.evaluate import evaluate_adapter
 from ltx_pipelines.evaluation.report import EvaluationReport
@@ -67,23 +70,23 @@ def load_train_config(path: str | Path) -> tuple[Path, Recipe, str]:
 def prepare_clip_set(
     folder: Path, spec: DatasetSpec, model: ResolvedModel, home: Home, device: torch.device
 ) -> ClipSet:
-    """Scan → frames → captions → latents for ``folder`` (all cached by content); splits assigned."""
-    scan = scan_folder(folder)
-    frames = extract_frames(scan.clips, spec, home.cache("frames"))
-    framed = {c.clip_id for c in frames.clips}
-    captions = build_captions([c for c in scan.clips if c.clip_id in framed], spec.trigger_word)
-    encoded = encode_dataset(
-        frames.clips,
-        {c.clip_id: c for c in captions.captions},
-        model,
-        home.cache("latents"),
-        home.cache("text"),
-        device,
-    )
+    """Scan → clip windows → frames → captions → latents for ``folder`` (all cached by content), the same
+    stages the assets run; splits assigned."""
+    scan = scan_dataset(folder, spec)
+    windows = plan_clips(scan.clips, spec, home.cache("scenes"))
+    frames = extract_frames(windows.clips, spec, home.cache("frames"))
+    model_name = spec.captioning.model
+    captioner = VlmCaptioner(resolve_captioner(model_name, home), spec.captioning, device) if model_name else None
+    given = {w.clip_id: w.caption for w in windows.clips}
+    captions = build_captions(frames.clips, given, spec.trigger_word, captioner, home.cache("captions"))
+    if captioner is not None:
+        captioner.close()
+    by_clip = {c.clip_id: c for c in captions.captions}
+    encoded = encode_dataset(frames.clips, by_clip, model, home.cache("latents"), home.cache("text"), device)
     return ClipSet(
         assign_splits(encoded.records, spec.holdout_fraction),
         frames.clips,
-        scan.quarantined + frames.quarantined + captions.quarantined,
+        scan.quarantined + windows.quarantined + frames.quarantined + captions.quarantined,
     )
 
 

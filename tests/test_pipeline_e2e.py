@@ -42,8 +42,13 @@ def test_full_graph_trains_evaluates_and_registers(home, messy_dataset: Path) ->
         raw = _metadata(instance, "raw_videos", "neon-shapes")
         quarantine = {row.data["path"]: row.data["reason"] for row in raw["quarantine"].records}
         assert set(quarantine) == {"notes.mp4", "cut_short.mp4"}
-        assert quarantine["notes.mp4"].startswith("not a readable media file")
+        assert quarantine["notes.mp4"] == "not a media file"
+        assert quarantine["cut_short.mp4"] == "unreadable: damaged or incomplete container"  # index cut off
         assert raw["clips"] == 10
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey("captions"), "quarantine_check")]
+        )
+        assert check  # the quarantine check ran with the job
 
         evaluation = _metadata(instance, "adapter_evaluation", "neon-shapes")
         assert evaluation["adapter_loss"] < evaluation["base_loss"]

@@ -41,7 +41,7 @@ def decode_audio(
             for out in resampler.resample(None):
                 pieces.append(out.to_ndarray())
     except av.error.FFmpegError as error:
-        raise MediaError(path, f"audio does not decode ({getattr(error, 'strerror', None) or error})") from error
+        raise MediaError(path, "audio does not decode", getattr(error, "strerror", None) or str(error)) from error
     audio = np.concatenate(pieces, axis=1) if pieces else np.zeros((channels, 0), dtype=np.float32)
     first = round(start * sample_rate)
     window = audio[:, first : first + wanted]

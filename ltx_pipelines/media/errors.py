@@ -6,9 +6,11 @@ from pathlib import Path
 
 
 class MediaError(Exception):
-    """A clip that cannot be used, with the file and a human-readable reason."""
+    """A clip that cannot be used: the file, a stable human-readable reason, and optional detail (e.g. FFmpeg's
+    message) that may vary between library versions."""
 
-    def __init__(self, path: str | Path, reason: str):
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: str | Path, reason: str, detail: str = ""):
+        super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
         self.path = str(path)
         self.reason = reason
+        self.detail = detail

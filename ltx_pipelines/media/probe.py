@@ -1,19 +1,28 @@
-"""Probe a media file with PyAV: container facts plus a check that its video stream really decodes."""
+"""Probe a media file: PyAV for video containers, Pillow for still images. Bad files raise :class:`MediaError`.
+
+Reasons are stable strings (the quarantine table shows them and tests assert them); FFmpeg's own wording goes
+into ``detail``.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import av
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ltx_pipelines.media.errors import MediaError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+# The first bytes of the containers we read: a file that starts like one but does not open is damaged, not foreign.
+_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"), (4, b"moov"), (4, b"mdat"), (4, b"wide"))
 
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What a clip offers: size, frame rate, frame count, duration, codec, audio."""
+    """What a clip offers. ``width``×``height`` is the display size (rotation applied); images have 1 frame."""
 
     width: int
     height: int
@@ -22,47 +31,110 @@ class MediaInfo:
     duration: float
     codec: str
     has_audio: bool
+    rotation: int = 0
+    pix_fmt: str = ""
+    is_image: bool = False
+    start_time: float = 0.0
+    variable_frame_rate: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MediaInfo:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def probe_media(path: str | Path) -> MediaInfo:
+    """Facts about a video or image file, or :class:`MediaError` with the reason it cannot be used."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, "not a regular file")
+    if path.stat().st_size == 0:
+        raise MediaError(path, "empty file (0 bytes)")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return probe_image(path)
+    return probe_video(path)
+
+
+def probe_image(path: str | Path) -> MediaInfo:
+    """A still image as a 1-frame clip (EXIF orientation applied), fully decoded to catch truncation."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            codec = (image.format or "image").lower()
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            width, height = upright.size
+    except UnidentifiedImageError as error:
+        raise MediaError(path, "not a media file", str(error)) from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise MediaError(path, "unreadable: image does not decode", str(error)) from error
+    return MediaInfo(width, height, 0.0, 1, 0.0, codec, False, pix_fmt="rgb24", is_image=True)
 
 
 def probe_video(path: str | Path) -> MediaInfo:
     """Facts about a video file, or :class:`MediaError` with the reason it cannot be used.
 
     Every video packet is demuxed (cheap: nothing is decoded) so a truncated file shows up as fewer packets
-    than the container promises; the first frame is decoded to prove the stream is readable.
+    than the container promises and the duration comes from timestamps (right for variable frame rate);
+    the first frame is decoded to prove the stream is readable and to read its rotation.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "not a regular file")
     if path.stat().st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
     try:
         container = av.open(str(path), metadata_errors="ignore")
-    except av.error.FFmpegError as error:
-        raise MediaError(path, f"not a readable media file ({_ffmpeg_message(error)})") from error
+    except av.error.InvalidDataError as error:
+        reason = "unreadable: damaged or incomplete container" if _has_container_signature(path) else "not a media file"
+        raise MediaError(path, reason, _ffmpeg_message(error)) from error
+    except (av.error.FFmpegError, OSError) as error:
+        raise MediaError(path, "unreadable: cannot open", _ffmpeg_message(error)) from error
     with container:
         if not container.streams.video:
-            kind = "audio only" if container.streams.audio else "no streams"
-            raise MediaError(path, f"no video stream ({kind})")
+            raise MediaError(path, "no video stream (audio only)" if container.streams.audio else "no video stream")
         stream = container.streams.video[0]
         has_audio = bool(container.streams.audio)
-        fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
+        nominal_fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
         codec = stream.codec_context.name
-        promised = _promised_frames(stream, container, fps)
-        packets, corrupt = _count_packets(path, container, stream)
-        if packets == 0:
-            raise MediaError(path, "video stream has no packets")
-        intact = packets - corrupt
+        promised = _promised_frames(stream, container, nominal_fps)
+        timing = _demux_timing(path, container, stream)
+        if timing.packets == 0:
+            raise MediaError(path, "unreadable: video stream has no packets")
+        intact = timing.packets - timing.corrupt
         if promised and intact < promised * 0.98 - 1:
             raise MediaError(path, f"truncated: {intact} of {promised} video frames present")
-        if corrupt:
-            raise MediaError(path, f"{corrupt} corrupt video packet(s)")
+        if timing.corrupt:
+            raise MediaError(path, f"unreadable: {timing.corrupt} corrupt video packet(s)")
         first = _first_frame(path, container)
-        width, height = first.width, first.height
-        duration = packets / fps if fps else 0.0
-    return MediaInfo(width, height, fps, packets, duration, codec, has_audio)
+        rotation = _quarter_turns(first.rotation) * 90
+        width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
+        pix_fmt = first.format.name
+    duration = timing.duration or (timing.packets / nominal_fps if nominal_fps else 0.0)
+    fps = nominal_fps or (timing.packets / duration if duration else 0.0)
+    return MediaInfo(
+        width,
+        height,
+        fps,
+        timing.packets,
+        duration,
+        codec,
+        has_audio,
+        rotation=rotation,
+        pix_fmt=pix_fmt,
+        start_time=timing.start,
+        variable_frame_rate=timing.variable,
+    )
+
+
+@dataclass
+class _Timing:
+    packets: int = 0
+    corrupt: int = 0
+    start: float = 0.0
+    duration: float = 0.0
+    variable: bool = False
 
 
 def _promised_frames(stream: av.video.stream.VideoStream, container: av.container.InputContainer, fps: float) -> int:
@@ -75,18 +147,32 @@ def _promised_frames(stream: av.video.stream.VideoStream, container: av.containe
     return 0
 
 
-def _count_packets(path: Path, container: av.container.InputContainer, stream) -> tuple[int, int]:
-    packets = corrupt = 0
+def _demux_timing(path: Path, container: av.container.InputContainer, stream) -> _Timing:
+    """Count packets and find the presentation span; a spread of packet durations marks variable frame rate."""
+    timing = _Timing()
+    first_pts = last_end = None
+    durations: set[int] = set()
     try:
         for packet in container.demux(stream):
             if packet.size == 0:  # the demuxer's flush packet
                 continue
-            packets += 1
-            corrupt += bool(packet.is_corrupt)
+            timing.packets += 1
+            timing.corrupt += bool(packet.is_corrupt)
+            if packet.pts is None:
+                continue
+            first_pts = packet.pts if first_pts is None else min(first_pts, packet.pts)
+            end = packet.pts + (packet.duration or 0)
+            last_end = end if last_end is None else max(last_end, end)
+            if packet.duration and len(durations) < 3:
+                durations.add(packet.duration)
     except av.error.FFmpegError as error:
-        raise MediaError(path, f"unreadable after {packets} packets ({_ffmpeg_message(error)})") from error
+        raise MediaError(path, f"unreadable after {timing.packets} packets", _ffmpeg_message(error)) from error
+    if first_pts is not None and last_end is not None and stream.time_base:
+        timing.start = float(first_pts * stream.time_base)
+        timing.duration = float((last_end - first_pts) * stream.time_base)
+    timing.variable = len(durations) > 1
     container.seek(0)
-    return packets, corrupt
+    return timing
 
 
 def _first_frame(path: Path, container: av.container.InputContainer) -> av.VideoFrame:
@@ -94,9 +180,20 @@ def _first_frame(path: Path, container: av.container.InputContainer) -> av.Video
         for frame in container.decode(video=0):
             return frame
     except av.error.FFmpegError as error:
-        raise MediaError(path, f"video does not decode ({_ffmpeg_message(error)})") from error
-    raise MediaError(path, "no decodable video frames")
+        raise MediaError(path, "unreadable: video does not decode", _ffmpeg_message(error)) from error
+    raise MediaError(path, "unreadable: no decodable video frames")
 
 
-def _ffmpeg_message(error: av.error.FFmpegError) -> str:
+def _has_container_signature(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    return any(head[offset : offset + len(magic)] == magic for offset, magic in _SIGNATURES)
+
+
+def _quarter_turns(degrees: float) -> int:
+    """The display rotation as counter-clockwise quarter turns (0-3), from the display matrix angle."""
+    return round((degrees or 0) / 90.0) % 4
+
+
+def _ffmpeg_message(error: Exception) -> str:
     return getattr(error, "strerror", None) or str(error)

@@ -1,0 +1,147 @@
+"""Real media for tests, encoded with PyAV: every codec, container, pixel format and oddity the stages meet.
+
+Frame ``i`` of a counter clip is uniformly grey level ``(10 * i) % 250`` (plus an optional white marker in the top
+left corner), so a decoded frame tells which source frame it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+CONTAINER_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+
+
+def grey(index: int) -> int:
+    return (10 * index) % 250
+
+
+def counter_frames(count: int, width: int, height: int, marker: bool = False) -> np.ndarray:
+    frames = np.stack([np.full((height, width, 3), grey(i), dtype=np.uint8) for i in range(count)])
+    if marker:
+        frames[:, : height // 4, : width // 4] = 255
+    return frames
+
+
+def require_codec(name: str) -> None:
+    if name not in av.codecs_available:
+        pytest.skip(f"this PyAV/FFmpeg build has no {name} codec")
+
+
+def write_counter(
+    path: Path,
+    frames: int = 24,
+    width: int = 96,
+    height: int = 64,
+    fps: int = 24,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    rotation: int = 0,
+    audio: bool = False,
+    durations_ms: Sequence[int] | None = None,
+    marker: bool = False,
+    data: np.ndarray | None = None,
+) -> Path:
+    """Encode a counter clip. ``durations_ms`` gives each frame its own duration (variable frame rate);
+    ``rotation`` writes a display matrix; ``audio`` adds an AAC sine track."""
+    require_codec(codec)
+    data = counter_frames(frames, width, height, marker) if data is None else data
+    container_format = CONTAINER_FORMATS[path.suffix]
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = data.shape[2], data.shape[1], pix_fmt
+        if codec == "libx265":
+            stream.options = {"x265-params": "log-level=error"}
+        if codec == "libsvtav1":
+            stream.options = {"preset": "12"}
+        if rotation:
+            stream.set_display_rotation(rotation)
+        if durations_ms is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        sound = container.add_stream("aac", rate=44100) if audio else None
+        pts = 0
+        for index, image in enumerate(data):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pix_fmt)
+            if durations_ms is not None:
+                frame.pts, frame.time_base = pts, Fraction(1, 1000)
+                pts += durations_ms[index % len(durations_ms)]
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+        if sound is not None:
+            _write_tone(container, sound, seconds=len(data) / fps)
+    return path
+
+
+def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
+    with av.open(str(path), "w", format=CONTAINER_FORMATS[path.suffix]) as container:
+        _write_tone(container, container.add_stream("aac", rate=44100), seconds)
+    return path
+
+
+def write_scenes(path: Path, colours: Sequence[tuple[int, int, int]], seconds_each: float = 1.0, fps: int = 24) -> Path:
+    """A video of hard cuts between flat colours, with a small square moving within each scene."""
+    frames = []
+    for colour in colours:
+        for t in range(round(seconds_each * fps)):
+            image = np.full((64, 96, 3), colour, dtype=np.uint8)
+            image[8:18, 2 + t * 2 : 12 + t * 2] = 255
+            frames.append(image)
+    return write_counter(path, fps=fps, data=np.stack(frames))
+
+
+def write_image(
+    path: Path, width: int = 96, height: int = 64, level: int = 120, orientation: int | None = None
+) -> Path:
+    image = Image.fromarray(np.full((height, width, 3), level, dtype=np.uint8))
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        image.save(path, exif=exif)
+    else:
+        image.save(path)
+    return path
+
+
+def truncate(source: Path, target: Path, keep: float = 0.75) -> Path:
+    """A copy of ``source`` remuxed with the index in front (faststart), then cut: a download that stopped."""
+    remuxed = target.with_suffix(".whole.mp4")
+    with av.open(str(source)) as src, av.open(str(remuxed), "w", options={"movflags": "faststart"}) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    data = remuxed.read_bytes()
+    remuxed.unlink()
+    target.write_bytes(data[: int(len(data) * keep)])
+    return target
+
+
+def garble(source: Path, target: Path, seed: int = 0) -> Path:
+    """A copy of an MP4 whose index is intact but whose video payload is noise: it opens and does not decode."""
+    data = bytearray(source.read_bytes())
+    start, end = data.find(b"mdat") + 4 + 64, data.find(b"moov") - 8
+    data[start:end] = np.random.default_rng(seed).integers(0, 255, end - start, dtype=np.uint8).tobytes()
+    target.write_bytes(bytes(data))
+    return target
+
+
+def _write_tone(container, stream, seconds: float) -> None:
+    rate, samples = 44100, 1024
+    for index in range(int(seconds * rate / samples) + 1):
+        t = (np.arange(samples) + index * samples) / rate
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+        frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = rate, index * samples
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
