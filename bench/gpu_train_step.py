@@ -20,7 +20,7 @@ import torch
 from ltx_pipelines.config import LoraSpec
 from ltx_pipelines.models.family import VIDEO, LatentGeometry
 from ltx_pipelines.models.ltx_video import LTXVideoFamily
-from ltx_pipelines.training.lora import add_lora
+from ltx_pipelines.training.adapters import add_adapter
 from ltx_pipelines.training.objective import flow_matching_loss
 
 LTX_VIDEO_2B = {
@@ -62,7 +62,7 @@ def main() -> None:
     transformer = _transformer(args, device)
     if not args.no_checkpointing:
         transformer.enable_gradient_checkpointing()
-    params = add_lora(transformer, LoraSpec(rank=args.rank, alpha=args.rank))
+    params = add_adapter(transformer, LoraSpec(rank=args.rank, alpha=args.rank))
     transformer.train()
     optimizer = torch.optim.AdamW(params, lr=1e-4)
 

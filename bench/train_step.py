@@ -27,9 +27,9 @@ from ltx_pipelines.frames import extract_frames
 from ltx_pipelines.home import Home
 from ltx_pipelines.models import resolve_model
 from ltx_pipelines.models.family import VIDEO, family_for
+from ltx_pipelines.training.adapters import add_adapter
 from ltx_pipelines.training.flow import sample_sigmas
 from ltx_pipelines.training.loop import TrainingJob, train_lora
-from ltx_pipelines.training.lora import add_lora
 
 
 def main() -> None:
@@ -103,7 +103,7 @@ def _bare_loop(model, records, lora: LoraSpec, training: TrainingSpec, warmup: i
     geometry = family.geometry(model.path)
     torch.manual_seed(0)
     transformer = family.load_transformer(model.path, torch.device("cpu"), torch.float32)
-    params = add_lora(transformer, lora)
+    params = add_adapter(transformer, lora)
     transformer.train()
     optimizer = torch.optim.AdamW(params, lr=training.learning_rate)
     loaded = [load_sample(r) for r in records[: training.batch_size]]

@@ -113,9 +113,11 @@ LORA_TARGET_PRESETS: dict[str, list[str]] = {
 
 
 class LoraSpec(Spec):
-    """The PEFT adapter put on the transformer. ``target_modules`` takes module name suffixes and the preset
-    names ``attention``, ``ffn`` and ``audio-ffn``."""
+    """What is trained on the transformer: a PEFT adapter (``lora``, ``dora``, ``lokr``, ``loha``, ``ia3``) or
+    every weight (``full``). ``target_modules`` takes module name suffixes and the preset names ``attention``,
+    ``ffn`` and ``audio-ffn``."""
 
+    type: Literal["lora", "dora", "lokr", "loha", "ia3", "full"] = "lora"
     rank: int = Field(default=16, ge=1)
     alpha: float = Field(default=16.0, gt=0)
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)

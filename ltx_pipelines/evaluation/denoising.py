@@ -16,7 +16,7 @@ from ltx_pipelines.config import EvaluationSpec
 from ltx_pipelines.encoding import LatentRecord
 from ltx_pipelines.models.family import LatentGeometry, ModelFamily, family_for
 from ltx_pipelines.models.resolve import ResolvedModel
-from ltx_pipelines.training.lora import load_adapter_into
+from ltx_pipelines.training.adapters import attach_adapter, full_transformer_path
 from ltx_pipelines.training.objective import collate, flow_matching_loss
 from ltx_pipelines.training.schedule import derive_seed
 
@@ -42,8 +42,12 @@ def denoising_losses(
     transformer = family.load_transformer(model.path, device, torch.float32).eval()
     results = {BASE: _losses(family, transformer, geometry, samples, spec, frame_rate, device)}
     for name, folder in adapters.items():
-        load_adapter_into(transformer, pipeline_class, folder, name)
-        transformer.set_adapter(name)
+        if full := full_transformer_path(folder):  # a fully fine-tuned transformer replaces the base
+            tuned = family.load_transformer(full, device, torch.float32).eval()
+            results[name] = _losses(family, tuned, geometry, samples, spec, frame_rate, device)
+            del tuned
+            continue
+        attach_adapter(transformer, pipeline_class, folder, name)
         results[name] = _losses(family, transformer, geometry, samples, spec, frame_rate, device)
         transformer.delete_adapters(name)
     del transformer

@@ -11,9 +11,9 @@ from PIL import Image
 
 from ltx_pipelines.atomic import atomic_path, write_bytes
 from ltx_pipelines.evaluation.report import SamplePair
-from ltx_pipelines.generation import ADAPTER_NAME, save_clip
+from ltx_pipelines.generation import Generator, save_clip
 from ltx_pipelines.media.preview import contact_sheet
-from ltx_pipelines.models.family import GenerationSettings, family_for
+from ltx_pipelines.models.family import GenerationSettings
 from ltx_pipelines.models.resolve import ResolvedModel
 
 
@@ -31,16 +31,13 @@ def render_comparison(
     Writes ``out_dir/<i>-<seed>-{base,adapter}.mp4``, ``out_dir/contact_sheet.png`` (rows: base, adapter per
     prompt) and ``out_dir/side_by_side.gif``.
     """
-    family = family_for(model.pipeline_class)
-    pipeline = family.load_pipeline(model.path, device, torch.float32)
-    pipeline.load_lora_weights(str(adapter_dir), adapter_name=ADAPTER_NAME)
+    generator = Generator.from_model(model, adapter_dir, settings, device)
     pairs, frames = [], {}
     for index, prompt in enumerate(prompts):
         for seed in seeds:
             paths = {}
             for label, scale in (("base", 0.0), ("adapter", 1.0)):
-                pipeline.set_adapters([ADAPTER_NAME], adapter_weights=[scale])
-                clip = family.generate(pipeline, prompt, settings, seed)
+                clip = generator(prompt, seed=seed, adapter_scale=scale)
                 path = save_clip(out_dir / f"{index:02d}-{seed}-{label}.mp4", clip, settings.frame_rate)
                 paths[label], frames[str(path)] = str(path), clip.frames
             pairs.append(SamplePair(prompt=prompt, seed=seed, base=paths["base"], adapter=paths["adapter"]))

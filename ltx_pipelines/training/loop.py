@@ -23,9 +23,9 @@ from ltx_pipelines.hashing import cache_key
 from ltx_pipelines.models.family import GenerationSettings, family_for
 from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.plots import loss_curve_png
+from ltx_pipelines.training.adapters import AdapterFiles, add_adapter, save_adapter
 from ltx_pipelines.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from ltx_pipelines.training.distributed import DataParallel
-from ltx_pipelines.training.lora import AdapterFiles, add_lora, save_adapter
 from ltx_pipelines.training.objective import collate, flow_matching_loss
 from ltx_pipelines.training.schedule import BatchSchedule, derive_seed
 from ltx_pipelines.training.validation import ValidationSampler
@@ -162,7 +162,7 @@ def train_lora(
     transformer = family.load_transformer(job.model.path, device, torch.float32)
     if spec.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
-    params = add_lora(transformer, job.lora)
+    params = add_adapter(transformer, job.lora)
     transformer.train()
 
     optimizer = _optimizer(params, spec, device)
@@ -213,9 +213,11 @@ def train_lora(
         job.run_dir / "adapter",
         transformer,
         _pipeline_class(job.model.pipeline_class),
+        job.lora,
         {
             **job.adapter_metadata,
             "steps": spec.steps,
+            "adapter_type": job.lora.type,
             "rank": job.lora.rank,
             "alpha": job.lora.alpha,
             "target_modules": job.lora.modules,

@@ -1,57 +1,21 @@
-"""LoRA adapters with peft, saved for diffusers (``transformer.`` keys) and ComfyUI (``diffusion_model.``)."""
+"""LoRA files: diffusers format (``transformer.`` keys) and a ComfyUI copy (``diffusion_model.``), and diffusers'
+loader to put them back (see ``adapters.py`` for every adapter type)."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 
-from ltx_pipelines.config import LoraSpec
-from ltx_pipelines.hashing import file_sha256
 from ltx_pipelines.tensors import load_tensors, save_tensors
 
 DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 COMFY_WEIGHT_NAME = "comfyui_lora.safetensors"
 METADATA_KEY = "ltx_pipelines"
-
-
-@dataclass(frozen=True)
-class AdapterFiles:
-    """Where an adapter was written, and the sha256 of its diffusers-format file."""
-
-    directory: str
-    diffusers_file: str
-    comfyui_file: str
-    sha256: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def add_lora(transformer: torch.nn.Module, spec: LoraSpec, adapter_name: str = "default") -> list[torch.nn.Parameter]:
-    """Freeze ``transformer``, add a LoRA adapter per ``spec``; returns the trainable parameters (float32)."""
-    from peft import LoraConfig
-
-    transformer.requires_grad_(False)
-    config = LoraConfig(
-        r=spec.rank,
-        lora_alpha=spec.alpha,
-        lora_dropout=spec.dropout,
-        target_modules=spec.modules,
-        init_lora_weights="gaussian",
-    )
-    transformer.add_adapter(config, adapter_name=adapter_name)
-    params = [p for p in transformer.parameters() if p.requires_grad]
-    for param in params:
-        param.data = param.data.float()
-    if not params:
-        raise ValueError(f"LoRA target_modules {spec.target_modules} matched no layer of the transformer")
-    return params
 
 
 def lora_state_dict(transformer: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -61,19 +25,15 @@ def lora_state_dict(transformer: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().float().cpu().contiguous() for k, v in get_peft_model_state_dict(transformer).items()}
 
 
-def save_adapter(
-    directory: str | Path,
-    transformer: torch.nn.Module,
-    pipeline_class: type,
-    metadata: dict,
-) -> AdapterFiles:
-    """Write the adapter twice: diffusers format (``pipe.load_lora_weights(directory)`` works) and a
+def save_lora_files(
+    directory: Path, transformer: torch.nn.Module, pipeline_class: type, metadata: dict, comfy: bool = True
+) -> tuple[Path, Path | None]:
+    """Write the LoRA in diffusers format (``pipe.load_lora_weights(directory)`` works) and, with ``comfy``, a
     ComfyUI copy in ``directory/comfyui/``; both carry ``metadata`` (base model, rank, ...) in their header."""
-    directory = Path(directory)
     state = lora_state_dict(transformer)
     adapter_config = transformer.peft_config["default"].to_dict()
     header = {METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str)}
-    with tempfile.TemporaryDirectory(dir=directory.parent if directory.parent.exists() else None) as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         pipeline_class.save_lora_weights(
             tmp,
             transformer_lora_layers=state,
@@ -84,9 +44,10 @@ def save_adapter(
         with safe_open(str(written), framework="pt") as handle:
             header = {**(handle.metadata() or {}), **header}
         diffusers_file = save_tensors(directory / DIFFUSERS_WEIGHT_NAME, load_tensors(written), metadata=header)
+    if not comfy:
+        return diffusers_file, None
     comfy_state = {f"diffusion_model.{k}": v for k, v in state.items()}
-    comfy_file = save_tensors(directory / "comfyui" / COMFY_WEIGHT_NAME, comfy_state, metadata=header)
-    return AdapterFiles(str(directory), str(diffusers_file), str(comfy_file), file_sha256(diffusers_file))
+    return diffusers_file, save_tensors(directory / "comfyui" / COMFY_WEIGHT_NAME, comfy_state, metadata=header)
 
 
 def read_adapter_metadata(path: str | os.PathLike[str]) -> dict:

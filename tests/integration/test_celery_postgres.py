@@ -16,6 +16,7 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
+from definitions import defs
 from ltx_pipelines.cli import ASSET_ORDER
 from ltx_pipelines.registry import RegistryClient
 from resources.executors import GPU_QUEUE
@@ -33,6 +34,8 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 GPU_STEPS = {"latents", "lora_adapter", "adapter_evaluation"}
+# Every step of the job: the assets and their checks (each check runs as a step of its own).
+JOB_STEPS = {node.name for node in defs.resolve_job_def("full_pipeline").graph.node_defs}
 
 
 @pytest.fixture
@@ -164,7 +167,7 @@ def test_full_graph_on_postgres_celery_and_mlflow_server(
         # Every step ran in a worker, not in the orchestrating process; GPU steps on the GPU queue's worker.
         events = [r.dagster_event for r in records if r.dagster_event]
         started = {e.step_key: e.pid for e in events if e.is_step_start}
-        assert set(started) == set(ASSET_ORDER)
+        assert set(started) == JOB_STEPS
         assert cli.pid not in started.values()
         worker_of = {}
         for event in events:
@@ -172,7 +175,7 @@ def test_full_graph_on_postgres_celery_and_mlflow_server(
                 name = event.event_specific_data.metadata.get("Celery worker")
                 if name is not None:
                     worker_of[event.step_key] = name.value.split("@")[0]
-        assert worker_of == {step: "gpu" if step in GPU_STEPS else "cpu" for step in ASSET_ORDER}
+        assert worker_of == {step: "gpu" if step in GPU_STEPS else "cpu" for step in JOB_STEPS}
         assert len({started[s] for s in GPU_STEPS}) == 1  # the GPU worker's one process ran them all
 
         # The GPU pool was used: a slot limit of 1 from deploy/dagster.yaml, free again after the run.
