@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.metadata import image, table
 from assets.partitions import datasets_partitions
-from ltx_pipelines.config import with_overrides
+from ltx_pipelines.config import MethodSpec, with_overrides
 from ltx_pipelines.encoding import LatentRecord
 from ltx_pipelines.evaluation.evaluate import Champion, evaluate_adapter
 from ltx_pipelines.evaluation.promotion import decide
@@ -65,7 +65,8 @@ def adapter_evaluation(
     prior = []
     if spec.prior_clips:
         folder = storage.dataset_folder(context.partition_key) / spec.prior_clips
-        prior = prepare_clip_set(folder, recipe.dataset, model, home, device).samples
+        plain = recipe.model_copy(update={"method": MethodSpec(), "prior_preservation": None})
+        prior = [s for s in prepare_clip_set(folder, plain, model, home, device).samples if s.split != "prior"]
     champion = _champion(mlflow, home, recipe.registered_model_name(context.partition_key), adapter["sha256"])
     if champion and config.compare_with_champion:
         context.log.info(f"comparing with champion v{champion.version} on the same clips")

@@ -8,6 +8,7 @@ from ltx_pipelines import encoding
 from ltx_pipelines.captioning import CaptionRecord
 from ltx_pipelines.frames import FrameClip
 from ltx_pipelines.hashing import cache_key
+from ltx_pipelines.workflow import encode_samples
 from resources import BaseModelResource, ComputeResource, StorageResource
 from resources.executors import GPU_OP_TAGS, GPU_POOL
 
@@ -36,14 +37,14 @@ def latents(
     model = base_model.resolve(recipe.base_model, home)
     by_clip = {c["clip_id"]: CaptionRecord(**c) for c in captions["captions"]}
     clips = [FrameClip(**c) for c in video_frames["clips"]]
-    result = encoding.encode_dataset(
-        clips, by_clip, model, home.cache("latents"), home.cache("text"), compute.torch_device()
-    )
+    encoded = encode_samples(clips, by_clip, model, recipe, home, compute.torch_device())
+    result = encoded.encoded
     context.log.info(
         f"latents: {result.videos_encoded} encoded, {result.videos_reused} reused; "
         f"text: {result.texts_encoded} encoded, {result.texts_reused} reused"
+        + (f"; {encoded.priors_generated} class clip(s) generated" if recipe.prior_preservation else "")
     )
-    records = [r.to_dict() for r in encoding.assign_splits(result.records, recipe.dataset.holdout_fraction)]
+    records = [r.to_dict() for r in encoded.samples]
     version = cache_key([(r["clip_id"], r["latent_key"], r["text_key"], r["split"]) for r in records])
     return dg.Output(
         {"data_version": version, "model": model.to_dict(), "samples": records},
@@ -52,6 +53,8 @@ def latents(
             "samples": len(records),
             "train": sum(r["split"] == "train" for r in records),
             "holdout": sum(r["split"] == "holdout" for r in records),
+            "prior_class_clips": sum(r["split"] == "prior" for r in records),
+            "method": recipe.method.strategy,
             "videos_encoded": result.videos_encoded,
             "texts_encoded": result.texts_encoded,
             "base_model": model.model_id,

@@ -5,11 +5,11 @@ import dagster as dg
 from assets.metadata import image
 from assets.partitions import datasets_partitions
 from ltx_pipelines.config import with_overrides
-from ltx_pipelines.encoding import LatentRecord
+from ltx_pipelines.encoding import EncodeResult, LatentRecord
 from ltx_pipelines.models.resolve import ResolvedModel
-from ltx_pipelines.provenance import code_version
 from ltx_pipelines.training import loop
 from ltx_pipelines.training.launch import run_torchrun
+from ltx_pipelines.workflow import EncodedSamples, plan_training
 from resources import ComputeResource, StorageResource
 from resources.executors import GPU_OP_TAGS, GPU_POOL
 
@@ -59,17 +59,17 @@ def lora_adapter(
         },
     )
     lora = with_overrides(recipe.lora, {"rank": config.rank, "alpha": config.alpha})
-    samples = [r for r in map(LatentRecord.from_dict, latents["samples"]) if r.split == "train"]
-    job = loop.TrainingJob.plan(
-        home.runs,
+    encoded = EncodedSamples([LatentRecord.from_dict(s) for s in latents["samples"]], EncodeResult())
+    samples = encoded.split("train")
+    job = plan_training(
         context.partition_key,
-        samples,
+        encoded,
         ResolvedModel(**latents["model"]),
-        lora,
-        training,
-        frame_rate=recipe.dataset.fps or 24.0,
-        device=compute.torch_device(),
-        adapter_metadata={"trigger_word": recipe.dataset.trigger_word, "code_version": code_version()},
+        recipe,
+        home,
+        compute.torch_device(),
+        lora=lora,
+        training=training,
     )
     result = loop.completed_result(job.run_dir)
     status = "cached"

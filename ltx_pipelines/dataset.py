@@ -171,19 +171,33 @@ def normalise_caption(text: str | None) -> str | None:
     return " ".join((text or "").split()) or None
 
 
+REFERENCE_MARK = ".ref"
+
 # An entry to probe: (clip id, absolute path, caption or a callable reading it, optional (ref id, ref path)).
 _Entry = tuple[str, Path, object, tuple[str, Path] | None]
 
 
 def _folder_entries(root: Path) -> Iterator[_Entry | Quarantined]:
     for path in _candidate_files(root):
+        if path.stem.endswith(REFERENCE_MARK):  # NAME.ref.mp4 is the IC-LoRA reference of NAME.mp4
+            continue
         rel = path.relative_to(root).as_posix()
         try:
             resolved = resolve_inside(root, path)
+            reference = _reference_beside(root, path)
         except UnsafePathError:
             yield Quarantined(rel, "unsafe path: outside the dataset root", STAGE)
             continue
-        yield rel, resolved, (lambda p=path: read_caption(p.with_suffix(".txt"))), None
+        yield rel, resolved, (lambda p=path: read_caption(p.with_suffix(".txt"))), reference
+
+
+def _reference_beside(root: Path, path: Path) -> tuple[str, Path] | None:
+    """``NAME.ref.<ext>`` beside ``NAME.<ext>`` (any media extension), as (relative id, resolved path)."""
+    for suffix in sorted(VIDEO_SUFFIXES | IMAGE_SUFFIXES):
+        candidate = path.with_name(f"{path.stem}{REFERENCE_MARK}{suffix}")
+        if candidate.exists():
+            return candidate.relative_to(root).as_posix(), resolve_inside(root, candidate)
+    return None
 
 
 def _manifest_entries(root: Path, manifest: Path) -> Iterator[_Entry | Quarantined]:

@@ -18,12 +18,12 @@ from ltx_pipelines.captioning import CaptionRecord
 from ltx_pipelines.compute import free_memory
 from ltx_pipelines.frames import FrameClip
 from ltx_pipelines.hashing import cache_key
-from ltx_pipelines.models.family import AUDIO, VIDEO, family_for
+from ltx_pipelines.models.family import AUDIO, REFERENCE, VIDEO, family_for
 from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.splits import holdout_ids
 from ltx_pipelines.tensors import load_tensors, save_tensors, tensor_shape
 
-CODE_VERSION = "encoding-2"
+CODE_VERSION = "encoding-3"
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class LatentRecord:
     latent_shape: tuple[int, ...]
     has_audio: bool = False
     split: str = "train"
+    has_reference: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,16 +70,21 @@ def encode_dataset(
     device: torch.device,
     dtype: torch.dtype = torch.float32,
     on_clip: Callable[[int, int], None] | None = None,
+    reference_downscale: int | None = None,
 ) -> EncodeResult:
-    """Encode the clips that have a caption; everything already in the cache is reused."""
+    """Encode the clips that have a caption; everything already in the cache is reused.
+
+    With ``reference_downscale`` (IC-LoRA), each clip's reference frames are encoded too, at 1/k resolution, as
+    ``reference_latents``; clips without a reference are then left out.
+    """
     family = family_for(model.pipeline_class)
     result = EncodeResult()
     encoders = None
     for index, clip in enumerate(clips):
         caption = captions.get(clip.clip_id)
-        if caption is None:
+        if caption is None or (reference_downscale and not clip.has_reference):
             continue
-        latent_key = cache_key(clip.key, model.fingerprint, CODE_VERSION)
+        latent_key = cache_key(clip.key, model.fingerprint, reference_downscale, CODE_VERSION)
         text_key = cache_key(caption.key, model.fingerprint, CODE_VERSION)
         latent_path = latents_dir / f"{latent_key}.safetensors"
         text_path = text_dir / f"{text_key}.safetensors"
@@ -89,6 +95,9 @@ def encode_dataset(
         else:
             audio = clip.load_audio() if AUDIO in family.modalities else None
             tensors = family.encode_clip(encoders, torch.from_numpy(clip.load()), audio)
+            if reference_downscale:
+                reference = downscale(torch.from_numpy(clip.load_reference()), reference_downscale)
+                tensors[REFERENCE] = family.encode_clip(encoders, reference, None)[VIDEO]
             save_tensors(latent_path, tensors, metadata={"clip_id": clip.clip_id})
             result.videos_encoded += 1
         if text_path.exists():
@@ -107,6 +116,7 @@ def encode_dataset(
                 text_path=str(text_path),
                 latent_shape=tensor_shape(latent_path, VIDEO),
                 has_audio=_has_tensor(latent_path, AUDIO),
+                has_reference=_has_tensor(latent_path, REFERENCE),
             )
         )
         if on_clip:
@@ -115,6 +125,16 @@ def encode_dataset(
         del encoders
         free_memory()
     return result
+
+
+def downscale(frames: torch.Tensor, factor: int) -> torch.Tensor:
+    """F×H×W×3 uint8 frames at 1/``factor`` of their size (area filter); unchanged for factor 1."""
+    if factor == 1:
+        return frames
+    height, width = frames.shape[1] // factor, frames.shape[2] // factor
+    pixels = frames.permute(0, 3, 1, 2).float()
+    small = torch.nn.functional.interpolate(pixels, size=(height, width), mode="area")
+    return small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 def assign_splits(records: Sequence[LatentRecord], holdout_fraction: float) -> list[LatentRecord]:

@@ -3,21 +3,21 @@ with the same content-addressed cache and run folders (so Dagster later reuses w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ltx_pipelines.captioning import build_captions
+from ltx_pipelines.captioning import CaptionRecord, build_captions
 from ltx_pipelines.captioning.presets import resolve_captioner
 from ltx_pipelines.captioning.vlm import VlmCaptioner
 from ltx_pipelines.catalog import dataset_key
 from ltx_pipelines.clips import plan_clips
 from ltx_pipelines.compute import resolve_device
-from ltx_pipelines.config import DatasetSpec, Recipe, Spec, load_recipe, parse_recipe
+from ltx_pipelines.config import LoraSpec, MethodSpec, Recipe, Spec, TrainingSpec, load_recipe, parse_recipe
 from ltx_pipelines.dataset import Quarantined, scan_dataset
-from ltx_pipelines.encoding import LatentRecord, assign_splits, encode_dataset
+from ltx_pipelines.encoding import EncodeResult, LatentRecord, assign_splits, encode_dataset
 from ltx_pipelines.evaluation.evaluate import evaluate_adapter
 from ltx_pipelines.evaluation.report import EvaluationReport
 from ltx_pipelines.frames import FrameClip, extract_frames
@@ -25,6 +25,7 @@ from ltx_pipelines.home import Home
 from ltx_pipelines.models import ResolvedModel, resolve_model
 from ltx_pipelines.provenance import code_version
 from ltx_pipelines.training.loop import StepLog, TrainingJob, TrainingResult, completed_result, train_lora
+from ltx_pipelines.training.prior import class_clips
 
 
 class TrainConfig(Spec):
@@ -36,12 +37,28 @@ class TrainConfig(Spec):
 
 
 @dataclass
+class EncodedSamples:
+    """A dataset's training samples (train / holdout splits, and generated ``prior`` class clips)."""
+
+    samples: list[LatentRecord]
+    encoded: EncodeResult
+    priors_generated: int = 0
+
+    def split(self, name: str) -> list[LatentRecord]:
+        return [s for s in self.samples if s.split == name]
+
+
+@dataclass
 class ClipSet:
     """A folder's clips, encoded: samples, their frames, and what was quarantined on the way."""
 
-    samples: list[LatentRecord]
+    encoded: EncodedSamples
     frames: list[FrameClip]
     quarantined: list[Quarantined]
+
+    @property
+    def samples(self) -> list[LatentRecord]:
+        return self.encoded.samples
 
 
 @dataclass
@@ -67,11 +84,77 @@ def load_train_config(path: str | Path) -> tuple[Path, Recipe, str]:
     return folder, recipe, config.device
 
 
-def prepare_clip_set(
-    folder: Path, spec: DatasetSpec, model: ResolvedModel, home: Home, device: torch.device
-) -> ClipSet:
+def encode_samples(
+    frames: Sequence[FrameClip],
+    captions: dict[str, CaptionRecord],
+    model: ResolvedModel,
+    recipe: Recipe,
+    home: Home,
+    device: torch.device,
+) -> EncodedSamples:
+    """Latents for the recipe's method (references for IC-LoRA), splits, and DreamBooth class clips if asked."""
+    in_context = recipe.method.strategy == "in_context"
+    encoded = encode_dataset(
+        frames,
+        captions,
+        model,
+        home.cache("latents"),
+        home.cache("text"),
+        device,
+        reference_downscale=recipe.method.reference_downscale if in_context else None,
+    )
+    samples = assign_splits(encoded.records, recipe.dataset.holdout_fraction)
+    generated = 0
+    if recipe.prior_preservation is not None:
+        prior, generated = class_clips(
+            model,
+            recipe.prior_preservation,
+            recipe.dataset.buckets[0],
+            recipe.dataset.fps or 24.0,
+            home.cache("prior"),
+            home.cache("text"),
+            device,
+        )
+        samples += prior
+    return EncodedSamples(samples, encoded, generated)
+
+
+def plan_training(
+    dataset: str,
+    samples: EncodedSamples,
+    model: ResolvedModel,
+    recipe: Recipe,
+    home: Home,
+    device: torch.device,
+    lora: LoraSpec | None = None,
+    training: TrainingSpec | None = None,
+) -> TrainingJob:
+    """The training job of a recipe (with Dagster-side overrides of ``lora``/``training`` when given)."""
+    prior = recipe.prior_preservation
+    return TrainingJob.plan(
+        home.runs,
+        dataset,
+        samples.split("train"),
+        model,
+        lora or recipe.lora,
+        training or recipe.training,
+        frame_rate=recipe.dataset.fps or 24.0,
+        device=device,
+        adapter_metadata={
+            "trigger_word": recipe.dataset.trigger_word,
+            "code_version": code_version(),
+            "method": recipe.method.strategy,
+        },
+        method=recipe.method,
+        prior=samples.split("prior"),
+        prior_weight=prior.weight if prior else 0.0,
+    )
+
+
+def prepare_clip_set(folder: Path, recipe: Recipe, model: ResolvedModel, home: Home, device: torch.device) -> ClipSet:
     """Scan → clip windows → frames → captions → latents for ``folder`` (all cached by content), the same
     stages the assets run; splits assigned."""
+    spec = recipe.dataset
     scan = scan_dataset(folder, spec)
     windows = plan_clips(scan.clips, spec, home.cache("scenes"))
     frames = extract_frames(windows.clips, spec, home.cache("frames"))
@@ -82,9 +165,9 @@ def prepare_clip_set(
     if captioner is not None:
         captioner.close()
     by_clip = {c.clip_id: c for c in captions.captions}
-    encoded = encode_dataset(frames.clips, by_clip, model, home.cache("latents"), home.cache("text"), device)
+    encoded = encode_samples(frames.clips, by_clip, model, recipe, home, device)
     return ClipSet(
-        assign_splits(encoded.records, spec.holdout_fraction),
+        encoded.samples,
         frames.clips,
         scan.quarantined + windows.quarantined + frames.quarantined + captions.quarantined,
     )
@@ -102,18 +185,8 @@ def run_workflow(
     torch_device = resolve_device(device)
     model = resolve_model(recipe.base_model, home)
     on_stage("preparing clips (scan, frames, captions, latents)")
-    clips = prepare_clip_set(folder, recipe.dataset, model, home, torch_device)
-    job = TrainingJob.plan(
-        home.runs,
-        dataset_key(folder),
-        [s for s in clips.samples if s.split == "train"],
-        model,
-        recipe.lora,
-        recipe.training,
-        frame_rate=recipe.dataset.fps or 24.0,
-        device=torch_device,
-        adapter_metadata={"trigger_word": recipe.dataset.trigger_word, "code_version": code_version()},
-    )
+    clips = prepare_clip_set(folder, recipe, model, home, torch_device)
+    job = plan_training(dataset_key(folder), clips.encoded, model, recipe, home, torch_device)
     result = completed_result(job.run_dir)
     trained = result is None
     if result is None:
@@ -122,13 +195,17 @@ def run_workflow(
     on_stage("evaluating")
     prior = []
     if recipe.evaluation.prior_clips:
-        prior_set = prepare_clip_set(folder / recipe.evaluation.prior_clips, recipe.dataset, model, home, torch_device)
-        prior = prior_set.samples
+        plain = recipe.model_copy(update={"method": MethodSpec(), "prior_preservation": None})
+        prior = [
+            s
+            for s in prepare_clip_set(folder / recipe.evaluation.prior_clips, plain, model, home, torch_device).samples
+            if s.split != "prior"
+        ]
     report = evaluate_adapter(
         model,
         result.adapter.directory,
         result.adapter.sha256,
-        [s for s in clips.samples if s.split == "holdout"],
+        clips.encoded.split("holdout"),
         recipe.evaluation,
         sample_settings(recipe, job.frame_rate),
         job.run_dir,

@@ -15,6 +15,7 @@ import torch
 
 VIDEO = "latents"
 AUDIO = "audio_latents"
+REFERENCE = "reference_latents"  # IC-LoRA: clean reference video latents, conditioning only
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ltx_pipelines.media.audio import resample
-from ltx_pipelines.models.family import AUDIO, VIDEO, AudioClip, LatentGeometry, ModelFamily
+from ltx_pipelines.models.family import AUDIO, REFERENCE, VIDEO, AudioClip, LatentGeometry, ModelFamily
 from ltx_pipelines.models.ltx_video import pixels_of
 from ltx_pipelines.models.mel import log_mel
 
@@ -117,8 +117,20 @@ class LTX2Family(ModelFamily):
         per_token = sigmas[VIDEO][:, :, None].expand(batch, frames, height * width).reshape(batch, -1) * 1000.0
         audio_t = sigmas[AUDIO] * 1000.0
         device = video.device
+        tokens = LTX2Pipeline._pack_latents(video, patch, patch_t)
+        video_coords = transformer.rope.prepare_video_coords(batch, frames, height, width, device, fps=frame_rate)
+        if (reference := text.get(REFERENCE)) is not None:  # IC-LoRA, as LTX2InContextPipeline lays it out
+            _, _, ref_frames, ref_height, ref_width = reference.shape
+            ref_coords = transformer.rope.prepare_video_coords(
+                batch, ref_frames, ref_height, ref_width, device, fps=frame_rate
+            )
+            ref_coords[:, 1:3] *= height / ref_height
+            video_coords = torch.cat([ref_coords, video_coords], dim=2)
+            ref_tokens = LTX2Pipeline._pack_latents(reference.to(tokens.dtype), patch, patch_t)
+            tokens = torch.cat([ref_tokens, tokens], dim=1)
+            per_token = torch.cat([per_token.new_zeros(batch, ref_tokens.shape[1]), per_token], dim=1)
         video_out, audio_out = transformer(
-            hidden_states=LTX2Pipeline._pack_latents(video, patch, patch_t),
+            hidden_states=tokens,
             audio_hidden_states=LTX2Pipeline._pack_audio_latents(audio),
             encoder_hidden_states=text["prompt_embeds"],
             audio_encoder_hidden_states=text["audio_prompt_embeds"],
@@ -133,10 +145,11 @@ class LTX2Family(ModelFamily):
             width=width,
             fps=frame_rate,
             audio_num_frames=audio_length,
-            video_coords=transformer.rope.prepare_video_coords(batch, frames, height, width, device, fps=frame_rate),
+            video_coords=video_coords,
             audio_coords=transformer.audio_rope.prepare_audio_coords(batch, audio_length, device),
             return_dict=False,
         )
+        video_out = video_out[:, -frames * height * width // (patch * patch * patch_t) :]
         return {
             VIDEO: LTX2Pipeline._unpack_latents(video_out, frames, height, width, patch, patch_t),
             AUDIO: LTX2Pipeline._unpack_audio_latents(audio_out, audio_length, audio_bins),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ltx_pipelines.models.family import VIDEO, AudioClip, LatentGeometry, ModelFamily
+from ltx_pipelines.models.family import REFERENCE, VIDEO, AudioClip, LatentGeometry, ModelFamily
 
 MAX_SEQUENCE_LENGTH = 128
 
@@ -78,17 +78,39 @@ class LTXVideoFamily(ModelFamily):
         video = noisy[VIDEO]
         batch, _, frames, height, width = video.shape
         patch, patch_t = transformer.config.patch_size, transformer.config.patch_size_t
+        scale = (geometry.temporal / frame_rate, geometry.spatial, geometry.spatial)
+        tokens = LTXPipeline._pack_latents(video, patch, patch_t)
         # σ per latent frame, broadcast to every token of that frame; the model reads timesteps in [0, 1000].
         per_token = sigmas[VIDEO][:, :, None].expand(batch, frames, height * width).reshape(batch, -1) * 1000.0
+        coords = None
+        if (reference := text.get(REFERENCE)) is not None:  # IC-LoRA: clean reference tokens first, same positions
+            _, _, ref_frames, ref_height, ref_width = reference.shape
+            ref_coords = _coords(transformer, batch, ref_frames, ref_height, ref_width, scale, video.device)
+            ref_coords[:, 1:] *= height / ref_height
+            target_coords = _coords(transformer, batch, frames, height, width, scale, video.device)
+            coords = torch.cat([ref_coords, target_coords], dim=2)
+            ref_tokens = LTXPipeline._pack_latents(reference.to(tokens.dtype), patch, patch_t)
+            tokens = torch.cat([ref_tokens, tokens], dim=1)
+            per_token = torch.cat([per_token.new_zeros(batch, ref_tokens.shape[1]), per_token], dim=1)
         out = transformer(
-            hidden_states=LTXPipeline._pack_latents(video, patch, patch_t),
+            hidden_states=tokens,
             encoder_hidden_states=text["prompt_embeds"],
             timestep=per_token,
             encoder_attention_mask=text["prompt_attention_mask"],
             num_frames=frames,
             height=height,
             width=width,
-            rope_interpolation_scale=(geometry.temporal / frame_rate, geometry.spatial, geometry.spatial),
+            rope_interpolation_scale=scale,
+            video_coords=coords,
             return_dict=False,
         )[0]
+        out = out[:, -frames * height * width // (patch * patch * patch_t) :]
         return {VIDEO: LTXPipeline._unpack_latents(out, frames, height, width, patch, patch_t)}
+
+
+def _coords(transformer, batch: int, frames: int, height: int, width: int, scale, device) -> torch.Tensor:
+    """B×3×N RoPE coordinates as ``video_coords`` takes them (the rope's own grid, before its normalisation)."""
+    rope = transformer.rope
+    grid = rope._prepare_video_coords(batch, frames, height, width, scale, device)  # B×N×3, normalised
+    bases = torch.tensor([rope.base_num_frames, rope.base_height, rope.base_width], device=device)
+    return (grid * bases).transpose(1, 2)

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ltx_pipelines.atomic import write_json
-from ltx_pipelines.config import LoraSpec, TrainingSpec
+from ltx_pipelines.config import LoraSpec, MethodSpec, TrainingSpec
 from ltx_pipelines.encoding import LatentRecord
 from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.training.distributed import DataParallel
@@ -39,6 +39,9 @@ def save_job(job: TrainingJob, path: Path) -> Path:
             "frame_rate": job.frame_rate,
             "device": str(job.device),
             "adapter_metadata": job.adapter_metadata,
+            "method": job.method.model_dump(),
+            "prior": [s.to_dict() for s in job.prior],
+            "prior_weight": job.prior_weight,
         },
     )
 
@@ -55,6 +58,9 @@ def load_job(path: Path) -> TrainingJob:
         frame_rate=data["frame_rate"],
         device=torch.device(data["device"]),
         adapter_metadata=data["adapter_metadata"],
+        method=MethodSpec.model_validate(data["method"]),
+        prior=[LatentRecord.from_dict(s) for s in data["prior"]],
+        prior_weight=data["prior_weight"],
     )
 
 

@@ -17,7 +17,7 @@ import torch
 
 from ltx_pipelines.atomic import write_bytes, write_json
 from ltx_pipelines.compute import autocast, free_memory, system_metrics
-from ltx_pipelines.config import LoraSpec, TrainingSpec
+from ltx_pipelines.config import LoraSpec, MethodSpec, TrainingSpec
 from ltx_pipelines.encoding import LatentRecord
 from ltx_pipelines.hashing import cache_key
 from ltx_pipelines.models.family import GenerationSettings, family_for
@@ -50,6 +50,9 @@ class TrainingJob:
     frame_rate: float
     device: torch.device
     adapter_metadata: dict = field(default_factory=dict)
+    method: MethodSpec = field(default_factory=MethodSpec)
+    prior: Sequence[LatentRecord] = ()  # DreamBooth prior preservation: generated class clips
+    prior_weight: float = 0.0
 
     @classmethod
     def plan(
@@ -121,9 +124,17 @@ class TrainingResult:
         return cls(**{**data, "adapter": AdapterFiles(**data["adapter"])})
 
 
-def config_hash(lora: LoraSpec, training: TrainingSpec, frame_rate: float) -> str:
+def config_hash(
+    lora: LoraSpec,
+    training: TrainingSpec,
+    frame_rate: float,
+    method: MethodSpec | None = None,
+    prior_weight: float = 0.0,
+) -> str:
     """The hash of every setting that shapes the adapter."""
-    return cache_key(training.model_dump(), lora.model_dump(), frame_rate)
+    method = method or MethodSpec()
+    extra = [method.model_dump(), prior_weight] if method != MethodSpec() or prior_weight else []
+    return cache_key(training.model_dump(), lora.model_dump(), frame_rate, *extra)
 
 
 def run_key(samples: Sequence[LatentRecord], model: ResolvedModel, settings_hash: str) -> str:
@@ -249,21 +260,38 @@ def _accumulate(job, family, geometry, transformer, params, schedule, micro_step
     if not positions:  # more ranks than clips in this batch: take part in the all-reduce with zero gradients
         (sum(p.sum() for p in params) * 0.0).backward()
         return 0.0
-    batch = collate([job.samples[indices[i]] for i in positions], family, geometry, job.frame_rate, device)
-    seeds = [derive_seed(spec.seed, "sample", micro_step, i) for i in positions]
-    with autocast(device, spec.mixed_precision):
-        losses = flow_matching_loss(
+    losses = _losses(
+        job,
+        family,
+        geometry,
+        transformer,
+        [job.samples[indices[i]] for i in positions],
+        [derive_seed(spec.seed, "sample", micro_step, i) for i in positions],
+        device,
+    )
+    if job.prior and job.prior_weight:  # DreamBooth: the same number of class clips, weighted
+        prior = [job.prior[(micro_step * len(indices) + i) % len(job.prior)] for i in positions]
+        seeds = [derive_seed(spec.seed, "prior", micro_step, i) for i in positions]
+        losses = losses + job.prior_weight * _losses(job, family, geometry, transformer, prior, seeds, device)
+    (losses.sum() * scale).backward()
+    return float(losses.detach().sum()) * scale
+
+
+def _losses(job, family, geometry, transformer, samples, seeds, device) -> torch.Tensor:
+    """Per-sample losses of ``samples`` with the job's strategy."""
+    batch = collate(samples, family, geometry, job.frame_rate, device)
+    with autocast(device, job.training.mixed_precision):
+        return flow_matching_loss(
             family,
             transformer,
             geometry,
             batch,
             job.frame_rate,
             seeds,
-            first_frame_p=spec.first_frame_conditioning_p,
-            audio_weight=spec.audio_loss_weight,
+            first_frame_p=job.method.first_frame_p(job.training),
+            audio_weight=job.training.audio_loss_weight,
+            modalities=job.method.modalities,
         ).total
-    (losses.sum() * scale).backward()
-    return float(losses.detach().sum()) * scale
 
 
 def _optimizer(params: list[torch.nn.Parameter], spec: TrainingSpec, device: torch.device) -> torch.optim.Optimizer:

@@ -81,8 +81,14 @@ def flow_matching_loss(
     sigma: torch.Tensor | None = None,
     first_frame_p: float = 0.0,
     audio_weight: float = 1.0,
+    modalities: str = "audio_video",
 ) -> LossParts:
-    """Per-sample flow-matching losses of ``batch``; ``sigma`` (B) fixes the noise level, e.g. for evaluation."""
+    """Per-sample flow-matching losses of ``batch``; ``sigma`` (B) fixes the noise level, e.g. for evaluation.
+
+    ``modalities`` (families with sound): ``video`` trains the video alone (sound as pure noise, no loss),
+    ``audio`` the sound alone (video given clean, no loss). Reference latents in the batch (IC-LoRA) reach the
+    denoiser as clean conditioning.
+    """
     draws = draw_noise(batch, seeds, first_frame_p)
     clean = batch[VIDEO]
     device, frames = clean.device, clean.shape[2]
@@ -93,10 +99,14 @@ def flow_matching_loss(
     if frames > 1:
         sigma_frames[draws.conditioned, 0] = 0.0
         frame_weight[draws.conditioned, 0] = 0.0
+    if modalities == "audio":  # the footage is the condition
+        sigma_frames.zero_()
+        frame_weight.zero_()
     noisy = {VIDEO: noisy_latents(clean, noise, sigma_frames.to(device))}
     sigmas = {VIDEO: sigma_frames.to(device)}
     if AUDIO in family.modalities:
-        audio_clean, has_audio = batch[AUDIO], batch[HAS_AUDIO].cpu()
+        audio_clean = batch[AUDIO]
+        has_audio = batch[HAS_AUDIO].cpu() & (modalities != "video")
         audio_noise = draws.audio_noise.to(device, audio_clean.dtype)
         audio_sigma = torch.where(has_audio, sigma, torch.ones_like(sigma)).to(device)
         mix = audio_sigma[:, None, None, None].to(audio_clean.dtype)
@@ -107,7 +117,7 @@ def flow_matching_loss(
     audio_loss = torch.zeros_like(video_loss)
     if AUDIO in prediction:
         squared = (prediction[AUDIO].float() - velocity_target(audio_clean, audio_noise).float()) ** 2
-        audio_loss = squared.mean(dim=(1, 2, 3)) * batch[HAS_AUDIO].float()
+        audio_loss = squared.mean(dim=(1, 2, 3)) * has_audio.to(device).float()
     return LossParts(video_loss + audio_weight * audio_loss, video_loss, audio_loss)
 
 
