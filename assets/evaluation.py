@@ -8,7 +8,7 @@ from assets.metadata import image, table
 from assets.partitions import datasets_partitions
 from ltx_pipelines.config import MethodSpec, with_overrides
 from ltx_pipelines.encoding import LatentRecord
-from ltx_pipelines.evaluation.evaluate import Champion, evaluate_adapter
+from ltx_pipelines.evaluation.evaluate import Champion, EvaluationInputs, evaluate_adapter
 from ltx_pipelines.evaluation.promotion import decide
 from ltx_pipelines.evaluation.report import REPORT_FILE
 from ltx_pipelines.frames import FrameClip
@@ -19,7 +19,7 @@ from ltx_pipelines.workflow import prepare_clip_set, sample_settings
 from resources import ComputeResource, MlflowResource, StorageResource
 from resources.executors import GPU_OP_TAGS, GPU_POOL
 
-CODE_VERSION = "adapter_evaluation-2"
+CODE_VERSION = "adapter_evaluation-3"
 
 
 class EvaluationConfig(dg.Config):
@@ -70,19 +70,22 @@ def adapter_evaluation(
     champion = _champion(mlflow, home, recipe.registered_model_name(context.partition_key), adapter["sha256"])
     if champion and config.compare_with_champion:
         context.log.info(f"comparing with champion v{champion.version} on the same clips")
-    report = evaluate_adapter(
-        model,
-        adapter["directory"],
-        adapter["sha256"],
-        [s for s in samples if s.split == "holdout"],
-        spec,
-        sample_settings(recipe, lora_adapter["frame_rate"]),
-        Path(lora_adapter["run_dir"]),
-        home,
-        device,
+    frames = [FrameClip(**c) for c in video_frames["clips"]]
+    held = [s for s in samples if s.split == "holdout"]
+    held_ids = {s.clip_id for s in held}
+    inputs = EvaluationInputs(
+        heldout=held,
+        heldout_frames={c.clip_id: c for c in frames if c.clip_id in held_ids},
         prior=prior,
         champion=champion if config.compare_with_champion else None,
-        references=[FrameClip(**c).load() for c in video_frames["clips"][:8]],
+        references=[c.load() for c in frames if c.clip_id not in held_ids][:8],
+        method=recipe.method,
+        trigger_word=recipe.dataset.trigger_word,
+    )
+    settings = sample_settings(recipe, lora_adapter["frame_rate"])
+    run_dir = Path(lora_adapter["run_dir"])
+    report = evaluate_adapter(
+        model, adapter["directory"], adapter["sha256"], inputs, spec, settings, run_dir, home, device
     )
     decision = decide(report, spec.prior_tolerance)
     context.log.info(

@@ -176,6 +176,9 @@ class EvaluationSpec(Spec):
     prior_tolerance: float = Field(
         default=0.05, ge=0.0, description="largest allowed relative rise of the prior-set loss over the base"
     )
+    instruction_check: bool = Field(
+        default=False, description="score held-out captions' colour/motion in generations (synthetic vocabulary)"
+    )
 
     @field_validator("sigmas")
     @classmethod

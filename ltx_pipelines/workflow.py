@@ -18,7 +18,7 @@ from ltx_pipelines.compute import resolve_device
 from ltx_pipelines.config import LoraSpec, MethodSpec, Recipe, Spec, TrainingSpec, load_recipe, parse_recipe
 from ltx_pipelines.dataset import Quarantined, scan_dataset
 from ltx_pipelines.encoding import EncodeResult, LatentRecord, assign_splits, encode_dataset
-from ltx_pipelines.evaluation.evaluate import evaluate_adapter
+from ltx_pipelines.evaluation.evaluate import EvaluationInputs, evaluate_adapter
 from ltx_pipelines.evaluation.report import EvaluationReport
 from ltx_pipelines.frames import FrameClip, extract_frames
 from ltx_pipelines.home import Home
@@ -201,18 +201,27 @@ def run_workflow(
             for s in prepare_clip_set(folder / recipe.evaluation.prior_clips, plain, model, home, torch_device).samples
             if s.split != "prior"
         ]
+    held = clips.encoded.split("holdout")
+    held_ids = {s.clip_id for s in held}
+    inputs = EvaluationInputs(
+        heldout=held,
+        heldout_frames={c.clip_id: c for c in clips.frames if c.clip_id in held_ids},
+        prior=prior,
+        references=[c.load() for c in clips.frames if c.clip_id not in held_ids][:8],
+        method=recipe.method,
+        trigger_word=recipe.dataset.trigger_word,
+    )
+    settings = sample_settings(recipe, job.frame_rate)
     report = evaluate_adapter(
         model,
         result.adapter.directory,
         result.adapter.sha256,
-        clips.encoded.split("holdout"),
+        inputs,
         recipe.evaluation,
-        sample_settings(recipe, job.frame_rate),
+        settings,
         job.run_dir,
         home,
         torch_device,
-        prior=prior,
-        references=[c.load() for c in clips.frames[:8]],
     )
     return WorkflowResult(job, result, report, clips.quarantined, trained)
 

@@ -57,6 +57,41 @@ class ClipScores(BaseModel):
     style_adapter: float
 
 
+class InContextScores(BaseModel):
+    """IC-LoRA: generations conditioned on held-out references, compared with the held-out targets."""
+
+    clips: list[str]
+    psnr_base: float
+    psnr_adapter: float
+    ssim_base: float
+    ssim_adapter: float
+
+
+class InstructionScores(BaseModel):
+    """How often generations follow the prompt's colour and motion (the synthetic vocabulary's check)."""
+
+    prompts: list[str]
+    followed_base: float
+    followed_adapter: float
+
+
+class SubjectScores(BaseModel):
+    """DreamBooth: CLIP identity consistency across trigger-word prompts, and leakage into prompts without it
+    (similarity to the training clips; higher without the trigger word means the subject leaks)."""
+
+    identity_base: float
+    identity_adapter: float
+    leakage_base: float
+    leakage_adapter: float
+
+
+class StyleScores(BaseModel):
+    """Style strength without CLIP: colour-histogram intersection of samples with the training clips."""
+
+    histogram_base: float
+    histogram_adapter: float
+
+
 class EvaluationReport(BaseModel):
     """Everything the evaluation measured for one adapter."""
 
@@ -69,6 +104,10 @@ class EvaluationReport(BaseModel):
     samples: list[SamplePair] = []
     contact_sheet: str | None = None
     clip: ClipScores | None = None
+    style: StyleScores | None = None
+    in_context: InContextScores | None = None
+    instructions: InstructionScores | None = None
+    subject: SubjectScores | None = None
     spec: dict
 
     @property
@@ -96,8 +135,10 @@ class EvaluationReport(BaseModel):
                 "eval/prior_adapter_loss": self.prior.adapter,
                 "eval/prior_regression": self.prior.relative_change,
             }
-        if self.clip is not None:
-            out |= {f"eval/clip_{k}": v for k, v in self.clip.model_dump().items()}
+        for name in ("clip", "style", "in_context", "instructions", "subject"):
+            scores = getattr(self, name)
+            if scores is not None:
+                out |= {f"eval/{name}_{k}": v for k, v in scores.model_dump().items() if isinstance(v, float)}
         return out
 
     def save(self, run_dir: str | Path) -> Path:

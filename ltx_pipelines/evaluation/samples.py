@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from ltx_pipelines.atomic import atomic_path, write_bytes
@@ -14,24 +13,20 @@ from ltx_pipelines.evaluation.report import SamplePair
 from ltx_pipelines.generation import Generator, save_clip
 from ltx_pipelines.media.preview import contact_sheet
 from ltx_pipelines.models.family import GenerationSettings
-from ltx_pipelines.models.resolve import ResolvedModel
 
 
 def render_comparison(
-    model: ResolvedModel,
-    adapter_dir: str | Path,
+    generator: Generator,
     prompts: Sequence[str],
     seeds: Sequence[int],
     settings: GenerationSettings,
     out_dir: Path,
-    device: torch.device,
 ) -> tuple[list[SamplePair], dict[str, np.ndarray]]:
     """Render every (prompt, seed) with adapter scale 0 (the base) and 1; returns the pairs and all frames by path.
 
     Writes ``out_dir/<i>-<seed>-{base,adapter}.mp4``, ``out_dir/contact_sheet.png`` (rows: base, adapter per
     prompt) and ``out_dir/side_by_side.gif``.
     """
-    generator = Generator.from_model(model, adapter_dir, settings, device)
     pairs, frames = [], {}
     for index, prompt in enumerate(prompts):
         for seed in seeds:

@@ -88,9 +88,37 @@ class ModelFamily(ABC):
     def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype, transformer=None):
         """The full generation pipeline (with ``transformer`` in place of the saved one when given)."""
 
-    def generate(self, pipeline, prompt: str, settings: GenerationSettings, seed: int) -> GeneratedClip:
-        """One clip for ``prompt`` with the pipeline's current adapters."""
-        output = pipeline(**self._call_arguments(prompt, settings, seed))
+    image_pipeline_class: str = ""
+
+    def generate(
+        self,
+        pipeline,
+        prompt: str,
+        settings: GenerationSettings,
+        seed: int,
+        image: np.ndarray | None = None,
+        reference: np.ndarray | None = None,
+        reference_downscale: int = 1,
+    ) -> GeneratedClip:
+        """One clip for ``prompt`` with the pipeline's current adapters; from a first frame ``image`` (H×W×3
+        uint8, image-to-video) or conditioned on ``reference`` frames (F×H×W×3 uint8, IC-LoRA)."""
+        if reference is not None:
+            return self.generate_in_context(pipeline, prompt, settings, seed, reference, reference_downscale)
+        arguments = self._call_arguments(prompt, settings, seed)
+        if image is not None:
+            from PIL import Image
+
+            pipeline = derived_pipeline(pipeline, self.image_pipeline_class)
+            arguments["image"] = Image.fromarray(image)
+        return self._clip(pipeline, pipeline(**arguments))
+
+    def generate_in_context(
+        self, pipeline, prompt: str, settings: GenerationSettings, seed: int, reference: np.ndarray, downscale: int
+    ) -> GeneratedClip:
+        """A clip conditioned on reference frames (IC-LoRA)."""
+        raise NotImplementedError(f"{self.name} has no in-context sampler")
+
+    def _clip(self, pipeline, output) -> GeneratedClip:
         frames = (np.clip(np.asarray(output.frames[0]), 0.0, 1.0) * 255).round().astype(np.uint8)
         audio = getattr(output, "audio", None)
         if audio is None:
@@ -134,6 +162,18 @@ class ModelFamily(ABC):
         frame_rate: float,
     ) -> dict[str, torch.Tensor]:
         """Velocity per modality. ``sigmas["latents"]`` is B×f (σ per latent frame); ``sigmas["audio_latents"]`` B."""
+
+
+def derived_pipeline(pipeline, class_name: str):
+    """A pipeline of another class sharing ``pipeline``'s components (and adapters), made once and kept."""
+    import diffusers
+
+    cache = pipeline.__dict__.setdefault("_ltx_derived", {})
+    if class_name not in cache:
+        derived = getattr(diffusers, class_name).from_pipe(pipeline)
+        derived.set_progress_bar_config(disable=True)
+        cache[class_name] = derived
+    return cache[class_name]
 
 
 def family_for(pipeline_class_name: str) -> ModelFamily:

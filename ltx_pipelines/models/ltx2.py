@@ -13,7 +13,16 @@ from pathlib import Path
 import torch
 
 from ltx_pipelines.media.audio import resample
-from ltx_pipelines.models.family import AUDIO, REFERENCE, VIDEO, AudioClip, LatentGeometry, ModelFamily
+from ltx_pipelines.models.family import (
+    AUDIO,
+    REFERENCE,
+    VIDEO,
+    AudioClip,
+    GeneratedClip,
+    LatentGeometry,
+    ModelFamily,
+    derived_pipeline,
+)
 from ltx_pipelines.models.ltx_video import pixels_of
 from ltx_pipelines.models.mel import log_mel
 
@@ -25,7 +34,22 @@ class LTX2Family(ModelFamily):
 
     name = "ltx-2"
     pipeline_class_name = "LTX2Pipeline"
+    image_pipeline_class = "LTX2ImageToVideoPipeline"
     modalities = (VIDEO, AUDIO)
+
+    def generate_in_context(self, pipeline, prompt, settings, seed, reference, downscale) -> GeneratedClip:
+        """Diffusers' ``LTX2InContextPipeline`` with the reference as an ``LTX2ReferenceCondition``."""
+        from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
+        from PIL import Image
+
+        in_context = derived_pipeline(pipeline, "LTX2InContextPipeline")
+        condition = LTX2ReferenceCondition(frames=[Image.fromarray(frame) for frame in reference])
+        output = in_context(
+            **self._call_arguments(prompt, settings, seed),
+            reference_conditions=[condition],
+            reference_downscale_factor=downscale,
+        )
+        return self._clip(in_context, output)
 
     def load_encoders(self, path: str, device: torch.device, dtype: torch.dtype):
         from diffusers import LTX2Pipeline

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from ltx_pipelines.models.family import REFERENCE, VIDEO, AudioClip, LatentGeometry, ModelFamily
+from ltx_pipelines.models.family import REFERENCE, VIDEO, AudioClip, GeneratedClip, LatentGeometry, ModelFamily
 
 MAX_SEQUENCE_LENGTH = 128
 
@@ -22,6 +23,7 @@ class LTXVideoFamily(ModelFamily):
 
     name = "ltx-video"
     pipeline_class_name = "LTXPipeline"
+    image_pipeline_class = "LTXImageToVideoPipeline"
 
     def load_encoders(self, path: str, device: torch.device, dtype: torch.dtype):
         from diffusers import LTXPipeline
@@ -106,6 +108,46 @@ class LTXVideoFamily(ModelFamily):
         )[0]
         out = out[:, -frames * height * width // (patch * patch * patch_t) :]
         return {VIDEO: LTXPipeline._unpack_latents(out, frames, height, width, patch, patch_t)}
+
+    @torch.no_grad()
+    def generate_in_context(self, pipeline, prompt, settings, seed, reference, downscale) -> GeneratedClip:
+        """Our in-context sampler (diffusers has none for LTX-Video): Euler steps of the flow with the reference's
+        clean tokens in the sequence, as in training, then the VAE decode the pipeline does."""
+        import copy
+
+        from diffusers.pipelines.ltx.pipeline_ltx import calculate_shift
+
+        from ltx_pipelines.encoding import downscale as shrink
+
+        transformer, vae = pipeline.transformer, pipeline.vae
+        device = transformer.device
+        geometry = LatentGeometry(pipeline.vae_temporal_compression_ratio, pipeline.vae_spatial_compression_ratio)
+        text = {k: v.unsqueeze(0).to(device) for k, v in self.encode_prompts(pipeline, [prompt])[0].items()}
+        ref = self.encode_clip(pipeline, shrink(torch.from_numpy(np.ascontiguousarray(reference)), downscale), None)
+        text[REFERENCE] = ref[VIDEO].unsqueeze(0).to(device)
+        frames, height, width = geometry.latent_shape(settings.frames, settings.height, settings.width)
+        channels = transformer.config.in_channels
+        latents = torch.randn((1, channels, frames, height, width), generator=torch.Generator().manual_seed(seed))
+        latents = latents.to(device)
+        scheduler = copy.deepcopy(pipeline.scheduler)
+        config = scheduler.config
+        mu = calculate_shift(
+            frames * height * width,
+            config.get("base_image_seq_len", 256),
+            config.get("max_image_seq_len", 4096),
+            config.get("base_shift", 0.5),
+            config.get("max_shift", 1.15),
+        )
+        scheduler.set_timesteps(sigmas=np.linspace(1.0, 1 / settings.steps, settings.steps), mu=mu, device=device)
+        for timestep in scheduler.timesteps:
+            sigma = torch.full((1, frames), float(timestep) / 1000.0, device=device)
+            velocity = self.predict(transformer, geometry, {VIDEO: latents}, {VIDEO: sigma}, text, settings.frame_rate)
+            latents = scheduler.step(velocity[VIDEO], timestep, latents, return_dict=False)[0]
+        latents = pipeline._denormalize_latents(latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor)
+        temb = torch.zeros(1, device=device) if vae.config.timestep_conditioning else None
+        video = vae.decode(latents.to(vae.dtype), temb, return_dict=False)[0]
+        frames_np = pipeline.video_processor.postprocess_video(video, output_type="np")[0]
+        return GeneratedClip((np.clip(frames_np, 0.0, 1.0) * 255).round().astype(np.uint8))
 
 
 def _coords(transformer, batch: int, frames: int, height: int, width: int, scale, device) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -66,27 +66,34 @@ class TrainingJob:
         frame_rate: float,
         device: torch.device,
         adapter_metadata: dict | None = None,
+        method: MethodSpec | None = None,
+        prior: Sequence[LatentRecord] = (),
+        prior_weight: float = 0.0,
     ) -> TrainingJob:
         """The job for ``samples`` in ``runs_dir/<dataset>-<run key>``: same inputs and settings, same folder."""
-        key = run_key(samples, model, config_hash(lora, training, frame_rate))
-        return cls(
+        metadata = {"dataset": dataset, **(adapter_metadata or {})}
+        job = cls(
             model,
             samples,
             lora,
             training,
-            runs_dir / f"{dataset}-{key}",
+            Path(),
             frame_rate,
             device,
-            {"dataset": dataset, **(adapter_metadata or {})},
+            metadata,
+            method or MethodSpec(),
+            prior,
+            prior_weight,
         )
+        return replace(job, run_dir=runs_dir / f"{dataset}-{job.run_key}")
 
     @property
     def config_hash(self) -> str:
-        return config_hash(self.lora, self.training, self.frame_rate)
+        return config_hash(self.lora, self.training, self.frame_rate, self.method, self.prior_weight)
 
     @property
     def run_key(self) -> str:
-        return run_key(self.samples, self.model, self.config_hash)
+        return run_key([*self.samples, *self.prior], self.model, self.config_hash)
 
 
 @dataclass(frozen=True)
