@@ -117,6 +117,7 @@ def _record(context, recipe, raw_videos, latents, lora_adapter, evaluation, home
             "base_model_path": model["path"],
             "base_model_revision": model["revision"],
             "trigger_word": recipe.dataset.trigger_word,
+            "method": recipe.method.model_dump(),
             "generation": {
                 "width": bucket.width,
                 "height": bucket.height,

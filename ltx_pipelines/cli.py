@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--style", default="neon", choices=["neon", "plain"])
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--audio", action="store_true", help="give each clip a tone (for audio + video models)")
+    demo.add_argument("--pairs", action="store_true", help="IC-LoRA pairs: NAME.ref.mp4 and its colour negative")
     demo.set_defaults(handler=_demo_data)
 
     model = commands.add_parser("build-model", help="build a tiny preset base model into <home>/models (no download)")
@@ -135,8 +136,12 @@ def _home(args) -> Home:
 
 
 def _demo_data(args) -> int:
-    from ltx_pipelines.demo_data import write_dataset
+    from ltx_pipelines.demo_data import write_dataset, write_pairs
 
+    if args.pairs:
+        paths = write_pairs(args.directory, count=args.count, seed=args.seed)
+        print(f"wrote {len(paths)} reference/target pairs with captions to {args.directory}")
+        return 0
     paths = write_dataset(args.directory, count=args.count, style=args.style, seed=args.seed, audio=args.audio)
     print(f"wrote {len(paths)} clips with captions to {args.directory}")
     return 0

@@ -157,3 +157,27 @@ def write_dataset(
         write_text(video.with_suffix(".txt"), (spec.sound_caption if audio else spec.caption) + "\n")
         paths.append(video)
     return paths
+
+
+def write_pairs(
+    directory: str | Path,
+    count: int = 12,
+    seed: int = 0,
+    width: int = 96,
+    height: int = 64,
+    frames: int = 24,
+    fps: float = 24.0,
+) -> list[Path]:
+    """IC-LoRA pairs for a synthetic transform: ``NAME.ref.mp4`` (a plain clip) and ``NAME.mp4`` (its colours
+    inverted), with a caption; an adapter must learn to turn any reference into its negative."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    targets = []
+    for index, spec in enumerate(clip_specs("plain", count, seed)):
+        reference = render_clip(spec, width, height, frames, seed=seed * 1000 + index)
+        target = directory / f"{spec.stem}.mp4"
+        write_video(directory / f"{spec.stem}.ref.mp4", reference, fps=fps)
+        write_video(target, 255 - reference, fps=fps)
+        write_text(target.with_suffix(".txt"), f"{spec.caption}, colours inverted\n")
+        targets.append(target)
+    return targets

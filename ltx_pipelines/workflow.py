@@ -166,11 +166,8 @@ def prepare_clip_set(folder: Path, recipe: Recipe, model: ResolvedModel, home: H
         captioner.close()
     by_clip = {c.clip_id: c for c in captions.captions}
     encoded = encode_samples(frames.clips, by_clip, model, recipe, home, device)
-    return ClipSet(
-        encoded.samples,
-        frames.clips,
-        scan.quarantined + windows.quarantined + frames.quarantined + captions.quarantined,
-    )
+    quarantined = scan.quarantined + windows.quarantined + frames.quarantined + captions.quarantined
+    return ClipSet(encoded, frames.clips, quarantined)
 
 
 def run_workflow(

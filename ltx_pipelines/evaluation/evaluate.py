@@ -4,6 +4,7 @@ is an :class:`EvaluationReport`, saved as ``evaluation.json``."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,9 @@ from ltx_pipelines.evaluation.samples import render_comparison
 from ltx_pipelines.frames import FrameClip
 from ltx_pipelines.generation import Generator
 from ltx_pipelines.home import Home
-from ltx_pipelines.models.family import GenerationSettings
+from ltx_pipelines.models.family import VIDEO, GenerationSettings
 from ltx_pipelines.models.resolve import ResolvedModel
+from ltx_pipelines.tensors import load_tensors
 
 
 @dataclass(frozen=True)
@@ -123,22 +125,26 @@ def _sample_scores(report, generator, inputs, spec, settings, run_dir, home, dev
 
 
 def _in_context(generator: Generator, inputs: EvaluationInputs, spec, settings) -> InContextScores:
-    """Each held-out pair: generate from its reference, base and adapter, and compare with its target."""
-    scores = {"psnr_base": [], "psnr_adapter": [], "ssim_base": [], "ssim_adapter": []}
-    clips = [inputs.heldout_frames[r.clip_id] for r in inputs.heldout if r.clip_id in inputs.heldout_frames]
-    captions = {r.clip_id: r.caption for r in inputs.heldout}
+    """Each held-out pair: generate from its reference, base and adapter, and compare with its target: decoded
+    frames (PSNR/SSIM; telling only with a trained VAE) and, where the sampler is ours, latents (MSE)."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    records = {r.clip_id: r for r in inputs.heldout}
+    clips = [inputs.heldout_frames[c] for c in records if c in inputs.heldout_frames]
     for clip in clips:
         reference, target = clip.load_reference(), clip.load()
+        target_latents = load_tensors(records[clip.clip_id].latent_path)[VIDEO]
         for label, scale in (("base", 0.0), ("adapter", 1.0)):
             made = generator(
-                captions[clip.clip_id],
+                records[clip.clip_id].caption,
                 seed=spec.sample_seeds[0],
                 adapter_scale=scale,
                 reference=reference,
                 reference_downscale=inputs.method.reference_downscale,
-            ).frames
-            scores[f"psnr_{label}"].append(image_metrics.psnr(made, target))
-            scores[f"ssim_{label}"].append(image_metrics.ssim(made, target))
+            )
+            scores[f"psnr_{label}"].append(image_metrics.psnr(made.frames, target))
+            scores[f"ssim_{label}"].append(image_metrics.ssim(made.frames, target))
+            if made.latents is not None:
+                scores[f"latent_mse_{label}"].append(float(((made.latents - target_latents) ** 2).mean()))
     return InContextScores(clips=[c.clip_id for c in clips], **{k: float(np.mean(v)) for k, v in scores.items()})
 
 

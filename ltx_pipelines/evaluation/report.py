@@ -65,6 +65,8 @@ class InContextScores(BaseModel):
     psnr_adapter: float
     ssim_base: float
     ssim_adapter: float
+    latent_mse_base: float | None = None  # sampled vs. target latents (where the sampler is ours): VAE-independent
+    latent_mse_adapter: float | None = None
 
 
 class InstructionScores(BaseModel):

@@ -67,6 +67,7 @@ class GeneratedClip:
 
     frames: np.ndarray
     audio: AudioClip | None = None
+    latents: torch.Tensor | None = None  # the normalised video latents, where the sampler is ours
 
 
 class ModelFamily(ABC):
@@ -111,6 +112,17 @@ class ModelFamily(ABC):
             pipeline = derived_pipeline(pipeline, self.image_pipeline_class)
             arguments["image"] = Image.fromarray(image)
         return self._clip(pipeline, pipeline(**arguments))
+
+    @torch.no_grad()
+    def decode(self, pipeline, latents: torch.Tensor) -> np.ndarray:
+        """F×H×W×3 uint8 frames of normalised video latents (C×f×h×w), as the pipeline decodes its output."""
+        vae = pipeline.vae
+        batch = latents.unsqueeze(0).to(vae.device, vae.dtype)
+        batch = pipeline._denormalize_latents(batch, vae.latents_mean, vae.latents_std, vae.config.scaling_factor)
+        temb = torch.zeros(1, device=vae.device) if vae.config.timestep_conditioning else None
+        video = vae.decode(batch, temb, return_dict=False)[0]
+        frames = pipeline.video_processor.postprocess_video(video, output_type="np")[0]
+        return (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
 
     def generate_in_context(
         self, pipeline, prompt: str, settings: GenerationSettings, seed: int, reference: np.ndarray, downscale: int

@@ -119,7 +119,7 @@ class LTXVideoFamily(ModelFamily):
 
         from ltx_pipelines.encoding import downscale as shrink
 
-        transformer, vae = pipeline.transformer, pipeline.vae
+        transformer = pipeline.transformer
         device = transformer.device
         geometry = LatentGeometry(pipeline.vae_temporal_compression_ratio, pipeline.vae_spatial_compression_ratio)
         text = {k: v.unsqueeze(0).to(device) for k, v in self.encode_prompts(pipeline, [prompt])[0].items()}
@@ -143,11 +143,7 @@ class LTXVideoFamily(ModelFamily):
             sigma = torch.full((1, frames), float(timestep) / 1000.0, device=device)
             velocity = self.predict(transformer, geometry, {VIDEO: latents}, {VIDEO: sigma}, text, settings.frame_rate)
             latents = scheduler.step(velocity[VIDEO], timestep, latents, return_dict=False)[0]
-        latents = pipeline._denormalize_latents(latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor)
-        temb = torch.zeros(1, device=device) if vae.config.timestep_conditioning else None
-        video = vae.decode(latents.to(vae.dtype), temb, return_dict=False)[0]
-        frames_np = pipeline.video_processor.postprocess_video(video, output_type="np")[0]
-        return GeneratedClip((np.clip(frames_np, 0.0, 1.0) * 255).round().astype(np.uint8))
+        return GeneratedClip(self.decode(pipeline, latents[0]), latents=latents[0].float().cpu())
 
 
 def _coords(transformer, batch: int, frames: int, height: int, width: int, scale, device) -> torch.Tensor:

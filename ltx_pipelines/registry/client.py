@@ -203,7 +203,7 @@ class RegistryClient:
     # -- artifacts ----------------------------------------------------------------------------------------
     def pull(self, reference: str, destination: str | Path) -> Path:
         """Download a version's model (generator code, adapter, recipe) to ``destination``; returns the adapter
-        folder inside it (the one holding ``pytorch_lora_weights.safetensors``)."""
+        folder inside it (the one holding ``ltx_adapter.json``, or a bare diffusers LoRA file)."""
         import mlflow
 
         info = self.resolve(reference)
@@ -213,7 +213,9 @@ class RegistryClient:
             with self.active():
                 self.call(lambda: mlflow.artifacts.download_artifacts(artifact_uri=info.uri, dst_path=str(destination)))
             marker.write_text(f"{info.name}/{info.version}\n")
-        found = sorted(destination.rglob("pytorch_lora_weights.safetensors"))
+        found = sorted(destination.rglob("ltx_adapter.json")) or sorted(
+            destination.rglob("pytorch_lora_weights.safetensors")
+        )
         if not found:
             raise RegistryError(f"{info.uri}: the downloaded model holds no adapter file")
         return found[0].parent
