@@ -14,6 +14,7 @@ from diffusers import LTX2Pipeline
 from assets.materialize import materialize_dataset
 from ltx_pipelines.demo_data import write_dataset
 from ltx_pipelines.encoding import LatentRecord
+from ltx_pipelines.media.probe import probe_video
 from ltx_pipelines.registry import RegistryClient
 from tests.conftest import FAST_RECIPE
 
@@ -58,6 +59,32 @@ def test_ltx2_trains_end_to_end_with_audio(home, sound_dataset: Path) -> None:
     comfy = _pipeline(base_path)
     comfy.load_lora_weights(adapter["comfyui_file"], adapter_name="comfy")
     np.testing.assert_allclose(_generate(comfy), adapted, atol=1e-5)
+
+    # The registered model generates an MP4 with a sound track.
+    generator = RegistryClient(home.mlflow_tracking_uri).load_generator("models:/ltx-lora-neon-sound@candidate")
+    video = generator.predict(["a red circle with a low hum"], params={"output_dir": str(home.root), "steps": 3})
+    assert probe_video(video["video_path"][0]).has_audio
+
+
+def test_modalities_choose_which_stream_trains(home, sound_dataset: Path) -> None:
+    from ltx_pipelines.models.family import family_for
+    from ltx_pipelines.training.objective import collate, flow_matching_loss
+    from tests.helpers import prepare_samples
+
+    model, samples = prepare_samples(home, sound_dataset)
+    family = family_for(model.pipeline_class)
+    geometry = family.geometry(model.path)
+    transformer = family.load_transformer(model.path, torch.device("cpu"), torch.float32)
+    with_sound = [s for s in samples if s.has_audio][:2]
+    batch = collate(with_sound, family, geometry, 24.0, torch.device("cpu"))
+    with torch.no_grad():
+        both, video, audio = (
+            flow_matching_loss(family, transformer, geometry, batch, 24.0, [1, 2], modalities=m)
+            for m in ("audio_video", "video", "audio")
+        )
+    assert (both.audio > 0).all() and (both.video > 0).all()
+    assert (video.audio == 0).all() and (video.video > 0).all()
+    assert (audio.video == 0).all() and (audio.audio > 0).all()
 
 
 def _manifest(home, asset: str, partition: str) -> dict:

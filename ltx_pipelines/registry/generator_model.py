@@ -40,13 +40,13 @@ class AdapterGenerator(PythonModel):
         params = params or {}
         prompts = _prompts(model_input)
         out_dir = Path(params.get("output_dir") or tempfile.mkdtemp(prefix="ltx-generate-"))
-        seed = int(params.get("seed", self.generator.settings.seed))
-        if "steps" in params:
+        seed = int(params.get("seed") or self.generator.settings.seed)
+        if int(params.get("steps") or 0) > 0:
             self.generator.settings = replace(self.generator.settings, steps=int(params["steps"]))
         conditions = self._conditions(params)
         rows = []
         for index, prompt in enumerate(prompts):
-            scale = float(params.get("adapter_scale", 1.0))
+            scale = float(params.get("adapter_scale", 1.0) if params.get("adapter_scale") is not None else 1.0)
             clip = self.generator(prompt, seed=seed + index, adapter_scale=scale, **conditions)
             path = save_clip(out_dir / f"sample_{index:03d}.mp4", clip, self.generator.settings.frame_rate)
             rows.append({"prompt": prompt, "video_path": str(path)})

@@ -70,6 +70,27 @@ def log_training_run(client: RegistryClient, lineage: Lineage, record: TrainingR
     return run_id
 
 
+def generator_signature():
+    """Prompts (one string column) in; the params ``predict`` reads, with their defaults (MLflow passes only
+    params a signature declares)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string")]),
+        params=ParamSchema(
+            [
+                ParamSpec("output_dir", "string", ""),
+                ParamSpec("seed", "long", 0),
+                ParamSpec("steps", "long", 0),
+                ParamSpec("adapter_scale", "double", 1.0),
+                ParamSpec("image_path", "string", ""),
+                ParamSpec("reference_path", "string", ""),
+            ]
+        ),
+    )
+
+
 def _log_values(client: RegistryClient, run_id: str, record: TrainingRecord) -> None:
     from mlflow.entities import Metric, Param
 
@@ -109,6 +130,7 @@ def _log_inputs_and_generator(client: RegistryClient, run_id: str, record: Train
                 lambda: mlflow.pyfunc.log_model(
                     name="generator",
                     python_model=str(GENERATOR_MODEL_FILE),
+                    signature=generator_signature(),
                     artifacts={"adapter": record.adapter_dir, "recipe": str(recipe)},
                     pip_requirements=["ltx-pipelines"],
                 )
