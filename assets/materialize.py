@@ -41,6 +41,7 @@ class RunOutcome:
     materialized: list[AssetOutcome]
     failures: list[str]
     dagster_home: str
+    sample_prompt: str = ""
 
 
 def ensure_instance(home: Home) -> Path:
@@ -91,7 +92,7 @@ def materialize_dataset(
         materialized = [
             AssetOutcome(
                 event.asset_key.to_user_string(),
-                {k: v.value for k, v in event.materialization.metadata.items()},
+                {k: _plain(v) for k, v in event.materialization.metadata.items()},
             )
             for event in result.get_asset_materialization_events()
         ]
@@ -100,4 +101,37 @@ def materialize_dataset(
             for event in result.all_events
             if event.is_step_failure
         ]
-        return RunOutcome(result.run_id, result.success, partition, materialized, failures, instance.root_directory)
+        return RunOutcome(
+            result.run_id,
+            result.success,
+            partition,
+            materialized,
+            failures,
+            instance.root_directory,
+            _sample_prompt(home, partition),
+        )
+
+
+def _plain(value: dg.MetadataValue) -> object:
+    """A metadata value as plain Python (JSON-able): tables become lists of row dicts."""
+    if isinstance(value, dg.TableMetadataValue):
+        return [dict(record.data) for record in value.records]
+    raw = value.value
+    return raw if isinstance(raw, (str, int, float, bool, type(None), list, dict)) else str(raw)
+
+
+def _sample_prompt(home: Home, partition: str) -> str:
+    """A prompt to suggest: the recipe's first evaluation prompt, else the dataset's first caption."""
+    import json
+
+    from ltx_pipelines.catalog import dataset_folder
+    from ltx_pipelines.config import load_recipe
+
+    prompts = load_recipe(dataset_folder(home, partition)).evaluation.prompts
+    if prompts:
+        return prompts[0]
+    captions = home.root / "manifests" / "captions" / f"{partition}.json"
+    if captions.exists():
+        records = json.loads(captions.read_text()).get("captions", [])
+        return records[0]["text"] if records else ""
+    return ""

@@ -262,10 +262,19 @@ def _print_summary(outcome) -> None:
             f"Registered {registered['model_name']} version {registered['version']} "
             f"(aliases: {registered['aliases']}) in {registered['tracking_uri']}"
         )
+        name, uri = registered["model_name"], registered["tracking_uri"]
+        alias = "champion" if "champion" in str(registered.get("aliases", "")) else "candidate"
+        print(f"Promotion: {registered.get('promotion', '')}")
         print("Look at it:")
-        print(f"  ltx-pipelines registry show {registered['model_name']}@candidate")
+        print(f"  ltx-pipelines registry show {name}@{alias}")
         print(f"  DAGSTER_HOME={outcome.dagster_home} dagster dev -w workspace.yaml   # runs and materializations")
-        print(f"  mlflow ui --backend-store-uri {registered['tracking_uri']}   # the run and the model version")
+        if uri.startswith(("http://", "https://")):
+            print(f"  {uri}   # the MLflow run and the model version")
+        else:
+            print(f"  mlflow ui --backend-store-uri {uri}   # the run and the model version")
+        print("Generate with it:")
+        prompt = outcome.sample_prompt or "a red circle moving from left to right"
+        print(f'  ltx-pipelines generate --adapter models:/{name}@{alias} --prompt "{prompt}" --out {name}.mp4')
 
 
 def _short(value) -> str:

@@ -133,3 +133,28 @@ def test_full_fine_tuning_saves_a_transformer_that_generates(home, tmp_path: Pat
     pulled = RegistryClient(home.mlflow_tracking_uri).pull("ltx-lora-neon-full@candidate", tmp_path / "pulled")
     assert (pulled / "transformer" / "diffusion_pytorch_model.safetensors").exists()
     assert probe_video(_generate(home, "ltx-lora-neon-full", tmp_path / "out")).frame_count == 9
+
+
+def test_ltx2_ic_lora_loads_into_diffusers_in_context_pipeline(home, tmp_path: Path) -> None:
+    folder = tmp_path / "invert-pairs-ltx2"
+    write_pairs(folder, count=6, seed=4)
+    _recipe(
+        folder,
+        base_model="tiny-ltx2",
+        method={"strategy": "in_context"},
+        training={"steps": 20},
+        dataset={**QUICK["dataset"], "holdout_fraction": 0.34},
+    )
+    evaluation, _ = _run(home, folder)
+    assert evaluation["in_context"]["clips"]  # scored through diffusers' LTX2InContextPipeline
+    references = sorted(folder.glob("*.ref.mp4"))[:2]
+    videos = [
+        _generate(home, "ltx-lora-invert-pairs-ltx2", tmp_path / f"out{i}", reference_path=str(path))
+        for i, path in enumerate(references)
+    ]
+    from ltx_pipelines.config import Bucket
+    from ltx_pipelines.media.decode import decode_clip
+
+    frames = [decode_clip(v, Bucket(width=32, height=32, frames=9)).astype(int) for v in videos]
+    assert np.abs(frames[0] - frames[1]).mean() > 0.5  # the reference conditions the generation
+    assert probe_video(videos[0]).has_audio

@@ -105,7 +105,7 @@ class ModelFamily(ABC):
         uint8, image-to-video) or conditioned on ``reference`` frames (F×H×W×3 uint8, IC-LoRA)."""
         if reference is not None:
             return self.generate_in_context(pipeline, prompt, settings, seed, reference, reference_downscale)
-        arguments = self._call_arguments(prompt, settings, seed)
+        arguments = self._call_arguments(pipeline, prompt, settings, seed)
         if image is not None:
             from PIL import Image
 
@@ -138,7 +138,7 @@ class ModelFamily(ABC):
         waveform = torch.as_tensor(audio[0] if audio.ndim == 3 else audio).float().cpu()
         return GeneratedClip(frames, AudioClip(waveform, int(pipeline.vocoder.config.output_sampling_rate)))
 
-    def _call_arguments(self, prompt: str, settings: GenerationSettings, seed: int) -> dict:
+    def _call_arguments(self, pipeline, prompt: str, settings: GenerationSettings, seed: int) -> dict:
         return {
             "prompt": prompt,
             "width": settings.width,

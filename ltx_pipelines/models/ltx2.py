@@ -29,6 +29,12 @@ from ltx_pipelines.models.mel import log_mel
 MAX_SEQUENCE_LENGTH = 1024  # LTX2Pipeline's default; connectors with learnable registers depend on it
 
 
+def sequence_length(tokenizer) -> int:
+    """Prompt length for training and generation alike: the pipeline's 1024, or less if the tokenizer says so
+    (the tiny preset's does, to keep tests fast)."""
+    return min(MAX_SEQUENCE_LENGTH, int(getattr(tokenizer, "model_max_length", MAX_SEQUENCE_LENGTH)))
+
+
 class LTX2Family(ModelFamily):
     """LTX-2 audio + video: two streams, one transformer."""
 
@@ -36,6 +42,10 @@ class LTX2Family(ModelFamily):
     pipeline_class_name = "LTX2Pipeline"
     image_pipeline_class = "LTX2ImageToVideoPipeline"
     modalities = (VIDEO, AUDIO)
+
+    def _call_arguments(self, pipeline, prompt, settings, seed) -> dict:
+        arguments = super()._call_arguments(pipeline, prompt, settings, seed)
+        return {**arguments, "max_sequence_length": sequence_length(pipeline.tokenizer)}
 
     def generate_in_context(self, pipeline, prompt, settings, seed, reference, downscale) -> GeneratedClip:
         """Diffusers' ``LTX2InContextPipeline`` with the reference as an ``LTX2ReferenceCondition``."""
@@ -45,7 +55,7 @@ class LTX2Family(ModelFamily):
         in_context = derived_pipeline(pipeline, "LTX2InContextPipeline")
         condition = LTX2ReferenceCondition(frames=[Image.fromarray(frame) for frame in reference])
         output = in_context(
-            **self._call_arguments(prompt, settings, seed),
+            **self._call_arguments(in_context, prompt, settings, seed),
             reference_conditions=[condition],
             reference_downscale_factor=downscale,
         )
@@ -122,7 +132,10 @@ class LTX2Family(ModelFamily):
     def encode_prompts(self, encoders, texts: list[str]) -> list[dict[str, torch.Tensor]]:
         device = encoders.text_encoder.device
         embeds, mask, _, _ = encoders.encode_prompt(
-            texts, do_classifier_free_guidance=False, max_sequence_length=MAX_SEQUENCE_LENGTH, device=device
+            texts,
+            do_classifier_free_guidance=False,
+            max_sequence_length=sequence_length(encoders.tokenizer),
+            device=device,
         )
         side = getattr(encoders.tokenizer, "padding_side", "left")
         video, audio, connector_mask = encoders.connectors(embeds, mask, padding_side=side)

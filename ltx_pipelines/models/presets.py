@@ -251,7 +251,12 @@ def tiny_gemma_tokenizer(vocab_size: int = 512):
     )
     bpe.train_from_iterator(words * 4, trainer)
     return GemmaTokenizerFast(
-        tokenizer_object=bpe, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
+        tokenizer_object=bpe,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        model_max_length=128,  # prompts are padded to this; the real LTX-2 pads to 1024
     )
 
 
