@@ -75,19 +75,28 @@ class ModelFamily(ABC):
 
     name: str
     pipeline_class_name: str
+    transformer_class_name: str
     modalities: tuple[str, ...] = (VIDEO,)
 
     @abstractmethod
     def load_encoders(self, path: str, device: torch.device, dtype: torch.dtype):
         """A pipeline with the VAE(s) and text encoder loaded and no transformer (for latent precompute)."""
 
-    @abstractmethod
     def load_transformer(self, path: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
         """The denoising transformer alone (for training and evaluation)."""
+        import diffusers
 
-    @abstractmethod
+        model_class = getattr(diffusers, self.transformer_class_name)
+        return model_class.from_pretrained(path, subfolder="transformer", dtype=dtype).to(device)
+
     def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype, transformer=None):
         """The full generation pipeline (with ``transformer`` in place of the saved one when given)."""
+        import diffusers
+
+        extra = {"transformer": transformer} if transformer is not None else {}
+        pipeline = getattr(diffusers, self.pipeline_class_name).from_pretrained(path, dtype=dtype, **extra)
+        pipeline.set_progress_bar_config(disable=True)
+        return pipeline.to(device)
 
     image_pipeline_class: str = ""
 

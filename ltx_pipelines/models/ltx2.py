@@ -40,6 +40,7 @@ class LTX2Family(ModelFamily):
 
     name = "ltx-2"
     pipeline_class_name = "LTX2Pipeline"
+    transformer_class_name = "LTX2VideoTransformer3DModel"
     image_pipeline_class = "LTX2ImageToVideoPipeline"
     modalities = (VIDEO, AUDIO)
 
@@ -68,19 +69,6 @@ class LTX2Family(ModelFamily):
         for part in (pipeline.vae, pipeline.audio_vae, pipeline.text_encoder, pipeline.connectors):
             part.to(device).eval()
         return pipeline
-
-    def load_transformer(self, path: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-        from diffusers import LTX2VideoTransformer3DModel
-
-        return LTX2VideoTransformer3DModel.from_pretrained(path, subfolder="transformer", dtype=dtype).to(device)
-
-    def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype, transformer=None):
-        from diffusers import LTX2Pipeline
-
-        extra = {"transformer": transformer} if transformer is not None else {}
-        pipeline = LTX2Pipeline.from_pretrained(path, dtype=dtype, **extra)
-        pipeline.set_progress_bar_config(disable=True)
-        return pipeline.to(device)
 
     def geometry(self, path: str) -> LatentGeometry:
         from accelerate import init_empty_weights

@@ -23,6 +23,7 @@ class LTXVideoFamily(ModelFamily):
 
     name = "ltx-video"
     pipeline_class_name = "LTXPipeline"
+    transformer_class_name = "LTXVideoTransformer3DModel"
     image_pipeline_class = "LTXImageToVideoPipeline"
 
     def load_encoders(self, path: str, device: torch.device, dtype: torch.dtype):
@@ -32,19 +33,6 @@ class LTXVideoFamily(ModelFamily):
         pipeline.vae.to(device).eval()
         pipeline.text_encoder.to(device).eval()
         return pipeline
-
-    def load_transformer(self, path: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-        from diffusers import LTXVideoTransformer3DModel
-
-        return LTXVideoTransformer3DModel.from_pretrained(path, subfolder="transformer", dtype=dtype).to(device)
-
-    def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype, transformer=None):
-        from diffusers import LTXPipeline
-
-        extra = {"transformer": transformer} if transformer is not None else {}
-        pipeline = LTXPipeline.from_pretrained(path, dtype=dtype, **extra)
-        pipeline.set_progress_bar_config(disable=True)
-        return pipeline.to(device)
 
     def geometry(self, path: str) -> LatentGeometry:
         from accelerate import init_empty_weights
