@@ -30,7 +30,7 @@ def test_train_command_output_is_reused_by_the_asset_graph(home, dataset: Path, 
     adapter = run_dir / "adapter" / "pytorch_lora_weights.safetensors"
     assert adapter.exists() and (run_dir / "adapter" / "comfyui" / "comfyui_lora.safetensors").exists()
     report = json.loads((run_dir / "evaluation.json").read_text())
-    assert report["adapter_loss"] < report["base_loss"]
+    assert report["heldout"]["adapter"] < report["heldout"]["base"]
     weights = load_tensors(adapter)
 
     outcome = materialize_dataset(dataset, home)
@@ -38,5 +38,5 @@ def test_train_command_output_is_reused_by_the_asset_graph(home, dataset: Path, 
     by_asset = {a.asset: a.metadata for a in outcome.materialized}
     assert by_asset["latents"]["videos_encoded"] == 0  # the CLI filled the cache
     assert by_asset["lora_adapter"]["status"] == "cached"
-    assert by_asset["adapter_evaluation"]["adapter_loss"] == pytest.approx(report["adapter_loss"])
+    assert by_asset["adapter_evaluation"]["adapter_loss"] == pytest.approx(report["heldout"]["adapter"])
     assert load_tensors(adapter).keys() == weights.keys()

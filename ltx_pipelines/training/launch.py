@@ -9,7 +9,7 @@ import argparse
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -64,20 +64,16 @@ def load_job(path: Path) -> TrainingJob:
     )
 
 
-def run_torchrun(job: TrainingJob, processes: int, on_line: Callable[[str], None] = print) -> TrainingResult:
-    """Train ``job`` with ``processes`` data-parallel ranks on this machine; output lines go to ``on_line``."""
+def run_torchrun(
+    job: TrainingJob, processes: int, on_line: Callable[[str], None] = print, extra: Sequence[str] = ()
+) -> TrainingResult:
+    """Train ``job`` with ``processes`` data-parallel ranks on this machine; output lines go to ``on_line``.
+
+    ``extra`` arguments go to the launcher (e.g. ``--stop-after N``); a failed run raises with the output's tail.
+    """
     spec = save_job(job, job.run_dir / "job.json")
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        str(processes),
-        "-m",
-        "ltx_pipelines.training.launch",
-        str(spec),
-    ]
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+    command = [sys.executable, *launcher, "-m", "ltx_pipelines.training.launch", str(spec), *extra]
     tail: list[str] = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
         for line in process.stdout:
