@@ -4,13 +4,15 @@ import warnings
 
 import dagster as dg
 
+from assets.automation import dataset_folders, retrain_schedule
 from assets.captions import captions
-from assets.checks import quarantine_check
+from assets.champion import champion_evaluation
+from assets.checks import ALL_CHECKS
 from assets.clips import video_clips
 from assets.evaluation import adapter_evaluation
 from assets.frames import video_frames
 from assets.ingest import raw_videos
-from assets.jobs import full_pipeline_job
+from assets.jobs import JOBS
 from assets.latents import latents
 from assets.registry import registered_adapter
 from assets.training import lora_adapter
@@ -40,9 +42,12 @@ defs = dg.Definitions(
         lora_adapter,
         adapter_evaluation,
         registered_adapter,
+        champion_evaluation,
     ],
-    asset_checks=[quarantine_check],
-    jobs=[full_pipeline_job],
+    asset_checks=ALL_CHECKS,
+    jobs=JOBS,
+    sensors=[dataset_folders],
+    schedules=[retrain_schedule],
     resources={
         "storage": storage,
         "manifest_io": ManifestIOManager(storage=storage),

@@ -4,6 +4,7 @@ from collections import Counter
 
 import dagster as dg
 
+from assets.conditions import on_input_data_change
 from assets.metadata import quarantine_table, table
 from assets.partitions import datasets_partitions
 from ltx_pipelines import captioning
@@ -22,6 +23,7 @@ class CaptionsConfig(dg.Config):
 
 @dg.asset(
     partitions_def=datasets_partitions,
+    automation_condition=on_input_data_change(),
     code_version=captioning.CODE_VERSION,
     group_name="dataset",
     io_manager_key="manifest_io",

@@ -4,8 +4,10 @@ from collections import Counter
 
 import dagster as dg
 
+from assets.conditions import on_input_data_change
 from assets.metadata import quarantine_table, table
 from assets.partitions import datasets_partitions
+from assets.retries import retry_transient
 from ltx_pipelines import clips as clips_core
 from ltx_pipelines.config import with_overrides
 from ltx_pipelines.dataset import SourceClip
@@ -23,11 +25,13 @@ class ClipsConfig(dg.Config):
 
 @dg.asset(
     partitions_def=datasets_partitions,
+    automation_condition=on_input_data_change(),
     code_version=clips_core.CODE_VERSION,
     group_name="dataset",
     io_manager_key="manifest_io",
     kinds={"pyscenedetect"},
 )
+@retry_transient
 def video_clips(
     context: dg.AssetExecutionContext, config: ClipsConfig, storage: StorageResource, raw_videos: dict
 ) -> dg.Output[dict]:

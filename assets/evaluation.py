@@ -4,8 +4,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.conditions import on_input_data_change
 from assets.metadata import image, table
 from assets.partitions import datasets_partitions
+from assets.retries import retry_transient
 from ltx_pipelines.config import MethodSpec, with_overrides
 from ltx_pipelines.encoding import LatentRecord
 from ltx_pipelines.evaluation.evaluate import Champion, EvaluationInputs, evaluate_adapter
@@ -33,6 +35,7 @@ class EvaluationConfig(dg.Config):
 
 @dg.asset(
     partitions_def=datasets_partitions,
+    automation_condition=on_input_data_change(),
     code_version=CODE_VERSION,
     group_name="evaluation",
     io_manager_key="manifest_io",
@@ -40,6 +43,7 @@ class EvaluationConfig(dg.Config):
     op_tags=GPU_OP_TAGS,
     pool=GPU_POOL,
 )
+@retry_transient
 def adapter_evaluation(
     context: dg.AssetExecutionContext,
     config: EvaluationConfig,

@@ -4,8 +4,10 @@ from collections import Counter
 
 import dagster as dg
 
+from assets.conditions import on_input_data_change
 from assets.metadata import image, quarantine_table, table
 from assets.partitions import datasets_partitions
+from assets.retries import retry_transient
 from ltx_pipelines import frames as frames_core
 from ltx_pipelines.clips import ClipWindow
 from ltx_pipelines.hashing import cache_key
@@ -15,11 +17,13 @@ from resources import StorageResource
 
 @dg.asset(
     partitions_def=datasets_partitions,
+    automation_condition=on_input_data_change(),
     code_version=frames_core.CODE_VERSION,
     group_name="dataset",
     io_manager_key="manifest_io",
     kinds={"pyav"},
 )
+@retry_transient
 def video_frames(context: dg.AssetExecutionContext, storage: StorageResource, video_clips: dict) -> dg.Output[dict]:
     """Frames of every clip in its bucket (W×H×F) under ``cache/frames/<key>``: seek to the window, frames picked
     by timestamp at the dataset fps, only the frames the bucket needs decoded. A window that fails to decode is

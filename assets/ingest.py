@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.metadata import quarantine_table, table
 from assets.partitions import datasets_partitions
+from assets.retries import retry_transient
 from ltx_pipelines.dataset import scan_dataset
 from resources import StorageResource
 
@@ -17,6 +18,7 @@ CODE_VERSION = "raw_videos-2"
     io_manager_key="manifest_io",
     kinds={"pyav"},
 )
+@retry_transient
 def raw_videos(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[dict]:
     """Every media file of the dataset (its folder, or the official-trainer manifest in it) with content hash,
     caption and probe facts; unreadable, truncated, audio-only, non-media, duplicate and unsafe entries are

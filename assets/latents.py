@@ -2,8 +2,10 @@
 
 import dagster as dg
 
+from assets.conditions import on_input_data_change
 from assets.metadata import table
 from assets.partitions import datasets_partitions
+from assets.retries import retry_transient
 from ltx_pipelines import encoding
 from ltx_pipelines.captioning import CaptionRecord
 from ltx_pipelines.frames import FrameClip
@@ -15,6 +17,7 @@ from resources.executors import GPU_OP_TAGS, GPU_POOL
 
 @dg.asset(
     partitions_def=datasets_partitions,
+    automation_condition=on_input_data_change(),
     code_version=encoding.CODE_VERSION,
     group_name="training",
     io_manager_key="manifest_io",
@@ -22,6 +25,7 @@ from resources.executors import GPU_OP_TAGS, GPU_POOL
     op_tags=GPU_OP_TAGS,
     pool=GPU_POOL,
 )
+@retry_transient
 def latents(
     context: dg.AssetExecutionContext,
     storage: StorageResource,

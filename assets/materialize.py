@@ -17,7 +17,17 @@ from ltx_pipelines.home import HOME_ENV, Home
 from resources.executors import LOCAL_EXECUTORS
 
 INSTANCE_YAML = """\
-# The embedded default instance: SQLite storage in this folder (see docs for the Postgres tier).
+# The embedded default instance: SQLite storage in this folder (docs/deploy.md has the Postgres tier).
+# One GPU step (latents, lora_adapter, adapter_evaluation, champion_evaluation: the `gpu` pool) at a time, so two
+# datasets retraining at once queue instead of running out of memory; `dagster dev`'s daemon frees the slot of a
+# run that crashed or was cancelled.
+concurrency:
+  pools:
+    default_limit: 1
+    granularity: op
+run_monitoring:
+  enabled: true
+  free_slots_after_run_end_seconds: 60
 telemetry:
   enabled: false
 """

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from assets.conditions import on_input_data_change
 from assets.partitions import datasets_partitions
+from assets.retries import retry_transient
 from ltx_pipelines.hashing import cache_key
 from ltx_pipelines.provenance import code_version
 from ltx_pipelines.registry import CANDIDATE, CHAMPION, DatasetInput, Lineage, TrainingRecord, log_training_run
@@ -20,11 +22,13 @@ class RegistrationConfig(dg.Config):
 
 @dg.asset(
     partitions_def=datasets_partitions,
+    automation_condition=on_input_data_change(),
     code_version=CODE_VERSION,
     group_name="registry",
     io_manager_key="manifest_io",
     kinds={"mlflow"},
 )
+@retry_transient
 def registered_adapter(
     context: dg.AssetExecutionContext,
     config: RegistrationConfig,

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.conditions import on_input_data_change
 from assets.metadata import image
 from assets.partitions import datasets_partitions
 from ltx_pipelines.config import with_overrides
@@ -30,6 +31,7 @@ class TrainingConfig(dg.Config):
 
 @dg.asset(
     partitions_def=datasets_partitions,
+    automation_condition=on_input_data_change(),
     code_version=CODE_VERSION,
     group_name="training",
     io_manager_key="manifest_io",

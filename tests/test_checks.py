@@ -16,7 +16,7 @@ def _captions_manifest(quarantined: list[str], files: int, limit: float) -> dict
 
 def test_check_passes_under_the_limit_and_lists_the_files() -> None:
     result = quarantine_check(captions=_captions_manifest(["a.mp4"], files=4, limit=0.5))
-    assert result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     assert result.description == "1 quarantined (25% of 4 files; limit 50%)"
     assert [row.data["path"] for row in result.metadata["quarantine"].value.records] == ["a.mp4"]
     assert result.metadata["reasons"].value == {"not a media file": 1}

@@ -8,7 +8,14 @@ Usable from a script::
     adapter_dir = registry.pull("ltx-lora-neon-shapes@champion", "adapters/neon")
 """
 
-from ltx_pipelines.registry.client import CANDIDATE, CHAMPION, RegistryClient, RegistryError, VersionInfo
+from ltx_pipelines.registry.client import (
+    CANDIDATE,
+    CHAMPION,
+    RegistryClient,
+    RegistryError,
+    RegistryUnavailableError,
+    VersionInfo,
+)
 from ltx_pipelines.registry.lineage import Lineage
 from ltx_pipelines.registry.tracking import DatasetInput, TrainingRecord, log_training_run
 
@@ -19,6 +26,7 @@ __all__ = [
     "Lineage",
     "RegistryClient",
     "RegistryError",
+    "RegistryUnavailableError",
     "TrainingRecord",
     "VersionInfo",
     "log_training_run",

@@ -46,8 +46,15 @@ class VersionInfo:
         return {**asdict(self), "uri": self.uri}
 
 
+HTTP_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+
+
 class RegistryError(RuntimeError):
     """MLflow could not be reached or refused the request after the retries, or a lookup failed."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """MLflow stayed unreachable (connection refused, timeouts, 5xx) through every retry: worth trying later."""
 
 
 class RegistryClient:
@@ -247,7 +254,7 @@ class RegistryClient:
                 if not _transient(error):
                     raise
                 if attempt > self.retries:
-                    raise RegistryError(
+                    raise RegistryUnavailableError(
                         f"MLflow at {self.tracking_uri} unavailable after {attempt} attempts: {error}"
                     ) from error
                 time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
@@ -318,7 +325,10 @@ def _global_uris(tracking_uri: str, registry_uri: str) -> Iterator[None]:
     # Save the explicitly set values (None when unset), not the defaults get_*_uri() reports, and the
     # MLFLOW_*_URI variables MLflow exports for subprocesses, so that everything is restored as it was.
     previous = (tracking_utils._tracking_uri, registry_utils._registry_uri)
-    environment = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    environment = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", HTTP_RETRIES)}
+    # RegistryClient.call does the retrying (with its own backoff); MLflow's HTTP layer retrying underneath it
+    # (7 times, exponential backoff, by default) would turn one outage into many minutes per call.
+    os.environ.setdefault(HTTP_RETRIES, "0")
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(registry_uri)
     try:
