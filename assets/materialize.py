@@ -14,6 +14,7 @@ import dagster as dg
 from ltx_pipelines.atomic import write_text
 from ltx_pipelines.catalog import register_dataset
 from ltx_pipelines.home import HOME_ENV, Home
+from ltx_pipelines.locks import folder_lock
 from resources.executors import LOCAL_EXECUTORS
 
 INSTANCE_YAML = """\
@@ -68,7 +69,9 @@ def open_instance(home: Home) -> dg.DagsterInstance:
 
     if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(ensure_instance(home))))
+    # The first open creates the SQLite schema: two processes doing it at once would collide.
+    with folder_lock(home.root / "locks" / "dagster-instance"):
+        return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(ensure_instance(home))))
 
 
 def materialize_dataset(
@@ -84,6 +87,8 @@ def materialize_dataset(
     os.environ[HOME_ENV] = str(home.root)  # the resources resolve the same home
     partition = register_dataset(home, folder, key)
     with open_instance(home) as instance:
+        if not os.environ.get("DAGSTER_HOME"):  # the embedded instance has no daemon to watch runs
+            reap_dead_runs(instance)
         if not instance.has_dynamic_partition("datasets", partition):
             instance.add_dynamic_partitions("datasets", [partition])
         job = defs.resolve_job_def("full_pipeline")
@@ -107,7 +112,7 @@ def materialize_dataset(
             for event in result.get_asset_materialization_events()
         ]
         failures = [
-            f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
+            f"{event.step_key}: {_root_cause(event.event_specific_data.error)}"
             for event in result.all_events
             if event.is_step_failure
         ]
@@ -120,6 +125,43 @@ def materialize_dataset(
             instance.root_directory,
             _sample_prompt(home, partition),
         )
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the runs whose process died (``kill -9``, OOM, power loss) and free the pool slots they held.
+
+    The daemon's run monitoring does this on a deployed instance; ``materialize`` on the embedded instance runs
+    without a daemon, and a killed run's ``gpu`` slot would otherwise make every later run wait forever. A run
+    counts as dead when the process that wrote its events no longer exists on this machine."""
+    reaped = []
+    active = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED])
+    for run in instance.get_runs(filters=active):
+        records = instance.get_records_for_run(run.run_id, limit=20, ascending=False).records
+        events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
+        pid = next((event.pid for event in events if event.pid is not None), None)
+        if pid is None or _alive(pid):
+            continue
+        instance.report_run_failed(run, f"the run's process ({pid}) is gone: it was killed or crashed")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        reaped.append(run.run_id)
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _root_cause(error) -> str:
+    """The innermost error's message (Dagster wraps the asset's own exception in its step error)."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def _plain(value: dg.MetadataValue) -> object:

@@ -6,6 +6,7 @@ from assets.conditions import on_input_data_change
 from assets.partitions import datasets_partitions
 from assets.retries import retry_transient
 from ltx_pipelines.hashing import cache_key
+from ltx_pipelines.locks import folder_lock
 from ltx_pipelines.provenance import code_version
 from ltx_pipelines.registry import CANDIDATE, CHAMPION, DatasetInput, Lineage, TrainingRecord, log_training_run
 from resources import MlflowResource, StorageResource
@@ -58,14 +59,17 @@ def registered_adapter(
         dagster_run_id=context.run_id,
     )
     client = mlflow.client(home)
-    run_id = log_training_run(
-        client,
-        lineage,
-        _record(context, recipe, raw_videos, latents, lora_adapter, adapter_evaluation, home),
-        run_name=f"{name}-{lora_adapter['run_key'][:8]}",
-    )
-    version = client.register(name, run_id, lineage, alias=CANDIDATE)
-    outcome = _apply_gate(client, name, version.version, adapter_evaluation, config.apply_promotion_gate)
+    # One registration per lineage at a time: a concurrent materialization of the same partition waits, then
+    # finds the finished run and version (an unfinished run seen under the lock is a crashed attempt).
+    with folder_lock(home.root / "locks" / f"register-{lineage.key}"):
+        run_id = log_training_run(
+            client,
+            lineage,
+            _record(context, recipe, raw_videos, latents, lora_adapter, adapter_evaluation, home),
+            run_name=f"{name}-{lora_adapter['run_key'][:8]}",
+        )
+        version = client.register(name, run_id, lineage, alias=CANDIDATE)
+        outcome = _apply_gate(client, name, version.version, adapter_evaluation, config.apply_promotion_gate)
     champion = client.alias_version(name, CHAMPION)
     context.log.info(
         f"{'registered' if version.created else 'already registered'} {name} v{version.version} "

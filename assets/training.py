@@ -7,6 +7,7 @@ from assets.metadata import image
 from assets.partitions import datasets_partitions
 from ltx_pipelines.config import with_overrides
 from ltx_pipelines.encoding import EncodeResult, LatentRecord
+from ltx_pipelines.locks import folder_lock
 from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.training import loop
 from ltx_pipelines.training.launch import run_torchrun
@@ -73,25 +74,28 @@ def lora_adapter(
         lora=lora,
         training=training,
     )
-    result = loop.completed_result(job.run_dir)
-    status = "cached"
-    if result is None:
-        status = "trained"
-        context.log.info(f"training {training.steps} steps on {len(samples)} clips in {job.run_dir}")
+    # Two materializations of one partition (or the CLI and Dagster) train into the same run folder: one trains,
+    # the other waits for the lock and then reuses the finished adapter.
+    with folder_lock(job.run_dir):
+        result = loop.completed_result(job.run_dir)
+        status = "cached"
+        if result is None:
+            status = "trained"
+            context.log.info(f"training {training.steps} steps on {len(samples)} clips in {job.run_dir}")
 
-        def on_step(log: loop.StepLog) -> None:
-            if log.step % config.log_every == 0 or log.step == log.total:
-                context.log.info(
-                    f"step {log.step}/{log.total} loss {log.loss:.4f} lr {log.lr:.2e} "
-                    f"grad_norm {log.grad_norm:.3f} {log.steps_per_second:.1f} it/s"
-                )
+            def on_step(log: loop.StepLog) -> None:
+                if log.step % config.log_every == 0 or log.step == log.total:
+                    context.log.info(
+                        f"step {log.step}/{log.total} loss {log.loss:.4f} lr {log.lr:.2e} "
+                        f"grad_norm {log.grad_norm:.3f} {log.steps_per_second:.1f} it/s"
+                    )
 
-        if compute.processes > 1:
-            result = run_torchrun(job, compute.processes, on_line=context.log.info)
+            if compute.processes > 1:
+                result = run_torchrun(job, compute.processes, on_line=context.log.info)
+            else:
+                result = loop.train_lora(job, on_step=on_step)
         else:
-            result = loop.train_lora(job, on_step=on_step)
-    else:
-        context.log.info(f"adapter for these inputs already trained: {result.adapter.directory}")
+            context.log.info(f"adapter for these inputs already trained: {result.adapter.directory}")
     with open(result.loss_curve, "rb") as handle:
         curve = handle.read()
     pictures = {"loss_curve": image(curve, "loss curve")}

@@ -22,6 +22,7 @@ from ltx_pipelines.evaluation.evaluate import EvaluationInputs, evaluate_adapter
 from ltx_pipelines.evaluation.report import EvaluationReport
 from ltx_pipelines.frames import FrameClip, extract_frames
 from ltx_pipelines.home import Home
+from ltx_pipelines.locks import folder_lock
 from ltx_pipelines.models import ResolvedModel, resolve_model
 from ltx_pipelines.provenance import code_version
 from ltx_pipelines.training.loop import StepLog, TrainingJob, TrainingResult, completed_result, train_lora
@@ -184,11 +185,12 @@ def run_workflow(
     on_stage("preparing clips (scan, frames, captions, latents)")
     clips = prepare_clip_set(folder, recipe, model, home, torch_device)
     job = plan_training(dataset_key(folder), clips.encoded, model, recipe, home, torch_device)
-    result = completed_result(job.run_dir)
-    trained = result is None
-    if result is None:
-        on_stage(f"training {recipe.training.steps} steps in {job.run_dir}")
-        result = train_lora(job, on_step=on_step)
+    with folder_lock(job.run_dir):  # a concurrent run of the same job waits, then reuses the finished adapter
+        result = completed_result(job.run_dir)
+        trained = result is None
+        if result is None:
+            on_stage(f"training {recipe.training.steps} steps in {job.run_dir}")
+            result = train_lora(job, on_step=on_step)
     on_stage("evaluating")
     prior = []
     if recipe.evaluation.prior_clips:

@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from ltx_pipelines.home import Home
+from ltx_pipelines.locks import folder_lock
 from ltx_pipelines.registry import RegistryClient
 
 
@@ -23,7 +24,11 @@ class MlflowResource(dg.ConfigurableResource):
         tracking = server or home.mlflow_tracking_uri
         # A server chooses the artifact store (its --default-artifact-root / --artifacts-destination).
         artifacts = self.artifact_location or (None if server else home.mlflow_artifacts.as_uri())
-        return RegistryClient(tracking, self.registry_uri, self.experiment, artifacts)
+        client = RegistryClient(tracking, self.registry_uri, self.experiment, artifacts)
+        if not server:  # the embedded SQLite store: the first use creates its tables, one process at a time
+            with folder_lock(home.root / "locks" / "mlflow-db"):
+                client.experiment_id()
+        return client
 
     def base_url(self) -> str:
         """Where a person opens the MLflow UI for this store."""

@@ -8,6 +8,7 @@ Every call goes through :meth:`RegistryClient.call`, which retries transient fai
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +47,7 @@ class VersionInfo:
         return {**asdict(self), "uri": self.uri}
 
 
+LOGGER = logging.getLogger(__name__)
 HTTP_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
 
 
@@ -257,7 +259,16 @@ class RegistryClient:
                     raise RegistryUnavailableError(
                         f"MLflow at {self.tracking_uri} unavailable after {attempt} attempts: {error}"
                     ) from error
-                time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                wait = self.backoff_seconds * 2 ** (attempt - 1)
+                LOGGER.warning(
+                    "MLflow at %s unavailable (%s); retry %d/%d in %.1fs",
+                    self.tracking_uri,
+                    str(error).splitlines()[0][:200] if str(error) else type(error).__name__,
+                    attempt,
+                    self.retries,
+                    wait,
+                )
+                time.sleep(wait)
 
     def _versions_for(self, name: str, lineage_key: str) -> list[str]:
         query = f"name = '{name}' and tags.`{LINEAGE_TAG}` = '{lineage_key}'"
