@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from ltx_pipelines.atomic import write_json
 from ltx_pipelines.config import DatasetSpec
@@ -154,7 +155,10 @@ def scan_folder(root: str | Path, spec: DatasetSpec | None = None, cache_dir: Pa
 
 def read_caption(path: Path) -> str | None:
     """The caption text beside a clip (whitespace collapsed), or None when there is no caption file."""
-    if not path.is_file():
+    try:
+        if not path.is_file():
+            return None
+    except OSError:  # a name too long to exist
         return None
     size = path.stat().st_size
     if size > MAX_CAPTION_BYTES:  # refused from its size: a huge file is never read into memory
@@ -203,7 +207,7 @@ def _folder_entries(root: Path) -> Iterator[_Entry | Quarantined]:
             resolved = resolve_inside(root, path)
             reference = _reference_beside(root, path)
         except UnsafePathError as error:
-            yield Quarantined(rel, error.reason, STAGE)
+            yield Quarantined(rel, error.reason, STAGE, error.detail)
             continue
         yield rel, resolved, (lambda p=path: read_caption(p.with_suffix(".txt"))), reference
 
@@ -226,7 +230,7 @@ def _manifest_entries(root: Path, manifest: Path) -> Iterator[_Entry | Quarantin
         try:
             path = resolve_inside(root, row.media_path, base)
         except UnsafePathError as error:
-            yield Quarantined(row.media_path, error.reason, STAGE)
+            yield Quarantined(row.media_path, error.reason, STAGE, error.detail)
             continue
         clip_id = _relative(root, path)
         reference = None
@@ -234,7 +238,7 @@ def _manifest_entries(root: Path, manifest: Path) -> Iterator[_Entry | Quarantin
             try:
                 ref_path = resolve_inside(root, row.reference_path, base)
             except UnsafePathError as error:
-                yield Quarantined(clip_id, f"reference: {error.reason}", STAGE)
+                yield Quarantined(clip_id, f"reference: {error.reason}", STAGE, error.detail)
                 continue
             reference = (_relative(root, ref_path), ref_path)
         try:
@@ -282,11 +286,14 @@ class _Prober:
 
     def probe(self, path: Path) -> _Probed:
         """Content hash and probe facts of ``path``, or :class:`MediaError` (failures are cached too)."""
-        if not path.exists():
-            raise MediaError(path, "file not found")
-        if not path.is_file():
+        try:
+            stat = path.stat()
+        except (FileNotFoundError, NotADirectoryError) as error:
+            raise MediaError(path, "file not found") from error
+        except OSError as error:  # a name too long, a symlink loop
+            raise MediaError(path, "unreadable: cannot open", error.strerror or str(error)) from error
+        if not S_ISREG(stat.st_mode):
             raise MediaError(path, "not a regular file")
-        stat = path.stat()
         cached = self._cache_file(path, stat.st_size, stat.st_mtime_ns)
         if cached is not None and cached.exists():
             data = json.loads(cached.read_text())

@@ -27,20 +27,22 @@ class ManifestError(ValueError):
         self.path = path
         self.reason = reason
         self.detail = detail
+        self.detail = detail
 
 
 OUTSIDE_ROOT = "unsafe path: outside the dataset root"
-INVALID_PATH = "unsafe path: not a valid file name"
+INVALID_PATH = "unsafe path: cannot be resolved"
 
 
 class UnsafePathError(ValueError):
     """A path that leads outside the dataset root (``..``, an absolute path elsewhere, a symlink escape), or one
-    the file system cannot take (a NUL byte, a lone surrogate); ``reason`` is the quarantine reason."""
+    that cannot be resolved (a NUL byte, a lone surrogate, a symlink loop); ``reason`` is the quarantine reason."""
 
     def __init__(self, path: str, reason: str = OUTSIDE_ROOT, detail: str = ""):
         super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
         self.path = path
         self.reason = reason
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def resolve_inside(root: Path, value: str | Path, base: Path | None = None) -> P
         candidate = (base or root) / candidate
     try:
         resolved = candidate.resolve()
-    except (ValueError, OSError) as error:  # embedded NUL, unencodable name, too long, symlink loop
+    except (ValueError, OSError, RuntimeError) as error:  # NUL byte, unencodable name, symlink loop (RuntimeError)
         raise UnsafePathError(str(value), INVALID_PATH, str(error)) from error
     if not resolved.is_relative_to(root):
         raise UnsafePathError(str(value), OUTSIDE_ROOT, str(root))

@@ -19,7 +19,7 @@ from tests import media_factory as media
 from tests.test_dataset_stages import BUCKETS, run_stages
 
 OUTSIDE = "unsafe path: outside the dataset root"
-INVALID = "unsafe path: not a valid file name"
+INVALID = "unsafe path: cannot be resolved"
 HUGE_CAPTION = 10 * 1024 * 1024
 
 
@@ -72,6 +72,24 @@ def test_manifest_rows_with_hostile_paths_and_captions(tmp_path: Path) -> None:
     ]
     assert [c.clip_id for c in out["captions"].captions] == ["videos/ok.mp4"]
     assert outside.exists()
+
+
+def test_symlink_loops_are_quarantined_not_raised(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    root.mkdir()
+    media.write_counter(root / "ok.mp4", frames=24)
+    (root / "ok.txt").write_text("fine")
+    os.symlink("loop.mp4", root / "loop.mp4")
+    os.symlink("pong.mkv", root / "ping.mkv")
+    os.symlink("ping.mkv", root / "pong.mkv")
+    out = _stages(root, tmp_path)
+    assert out["quarantine"] == {"loop.mp4": INVALID, "ping.mkv": INVALID, "pong.mkv": INVALID}
+    assert [c.clip_id for c in out["frames"].clips] == ["ok.mp4"]
+    _jsonl(
+        root / "dataset.jsonl", [{"caption": "x", "media_path": "loop.mp4"}, {"caption": "y", "media_path": "ok.mp4"}]
+    )
+    listed = _stages(root, tmp_path)
+    assert listed["quarantine"] == {"loop.mp4": INVALID} and len(listed["captions"].captions) == 1
 
 
 @pytest.mark.parametrize("name", ["../elsewhere.jsonl", "/etc/hostname"])
