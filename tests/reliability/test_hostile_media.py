@@ -253,9 +253,12 @@ def _scan_as_nobody(root: Path) -> ScanResult:
         status = 1
         try:
             os.close(read)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
+            try:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+            except PermissionError:  # root without CAP_SETUID (some containers)
+                os._exit(3)
             scan = scan_dataset(root, DatasetSpec(buckets=BUCKETS))
             payload = {
                 "clips": [c.to_dict() for c in scan.clips],
@@ -269,7 +272,10 @@ def _scan_as_nobody(root: Path) -> ScanResult:
     os.close(write)
     with os.fdopen(read) as handle:
         payload = json.loads(handle.read() or "null")
-    assert os.waitpid(pid, 0)[1] == 0 and payload is not None
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if status == 3:
+        pytest.skip("root here cannot drop to an unprivileged user, and file permissions do not bind root")
+    assert status == 0 and payload is not None
     clips = [SourceClip.from_dict(c) for c in payload["clips"]]
     return ScanResult(clips, [Quarantined.from_dict(q) for q in payload["quarantined"]])
 
