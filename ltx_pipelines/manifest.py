@@ -27,7 +27,6 @@ class ManifestError(ValueError):
         self.path = path
         self.reason = reason
         self.detail = detail
-        self.detail = detail
 
 
 OUTSIDE_ROOT = "unsafe path: outside the dataset root"
