@@ -83,6 +83,11 @@ class DatasetSpec(Spec):
     trigger_word: str | None = Field(default=None, description="prepended to every caption")
     holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0, description="clips kept out of training for eval")
     min_side: int = Field(default=32, ge=1, description="clips smaller than this on either side are quarantined")
+    max_pixels: int = Field(
+        default=4096 * 4096,
+        ge=1,
+        description="sources with more pixels per frame (width × height) are quarantined before anything is decoded",
+    )
     manifest: str | None = Field(
         default=None, description="CSV/JSON/JSONL with caption + media_path, relative to the folder; default: detect"
     )

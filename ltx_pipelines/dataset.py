@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from ltx_pipelines.atomic import write_json
 from ltx_pipelines.config import DatasetSpec
@@ -101,11 +102,11 @@ def scan_dataset(root: str | Path, spec: DatasetSpec | None = None, cache_dir: P
     root = Path(root).resolve()
     spec = spec or DatasetSpec()
     result = ScanResult()
-    prober = _Prober(cache_dir)
+    prober = _Prober(cache_dir, spec.max_pixels)
     try:
         manifest = find_manifest(root, spec.manifest)
-    except UnsafePathError:
-        result.quarantined.append(Quarantined(spec.manifest or "", "unsafe path: outside the dataset root", STAGE))
+    except UnsafePathError as error:
+        result.quarantined.append(Quarantined(spec.manifest or error.path, error.reason, STAGE))
         return result
     except ManifestError as error:
         result.quarantined.append(Quarantined(_relative(root, error.path), error.reason, STAGE, error.detail))
@@ -154,11 +155,18 @@ def scan_folder(root: str | Path, spec: DatasetSpec | None = None, cache_dir: Pa
 
 def read_caption(path: Path) -> str | None:
     """The caption text beside a clip (whitespace collapsed), or None when there is no caption file."""
-    if not path.is_file():
+    try:
+        if not path.is_file():
+            return None
+    except OSError:  # a name too long to exist
         return None
-    data = path.read_bytes()
-    if len(data) > MAX_CAPTION_BYTES:
-        raise MediaError(path, f"caption file too large ({len(data)} bytes > {MAX_CAPTION_BYTES})")
+    size = path.stat().st_size
+    if size > MAX_CAPTION_BYTES:  # refused from its size: a huge file is never read into memory
+        raise MediaError(path, f"caption file too large ({size} bytes > {MAX_CAPTION_BYTES})")
+    try:
+        data = path.read_bytes()
+    except PermissionError as error:
+        raise MediaError(path, "caption file unreadable: permission denied") from error
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -169,6 +177,19 @@ def read_caption(path: Path) -> str | None:
 def normalise_caption(text: str | None) -> str | None:
     """Whitespace collapsed to single spaces; None for empty text."""
     return " ".join((text or "").split()) or None
+
+
+def manifest_caption(text: str | None) -> str | None:
+    """A manifest row's caption, normalised; :class:`MediaError` (path "") when it is too large or not text."""
+    if text is None:
+        return None
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as error:  # a lone surrogate from a JSON "\ud800" escape
+        raise MediaError("", "caption is not UTF-8 text", f"character {error.start}") from error
+    if size > MAX_CAPTION_BYTES:
+        raise MediaError("", f"caption too large ({size} bytes > {MAX_CAPTION_BYTES})")
+    return normalise_caption(text)
 
 
 REFERENCE_MARK = ".ref"
@@ -185,8 +206,8 @@ def _folder_entries(root: Path) -> Iterator[_Entry | Quarantined]:
         try:
             resolved = resolve_inside(root, path)
             reference = _reference_beside(root, path)
-        except UnsafePathError:
-            yield Quarantined(rel, "unsafe path: outside the dataset root", STAGE)
+        except UnsafePathError as error:
+            yield Quarantined(rel, error.reason, STAGE, error.detail)
             continue
         yield rel, resolved, (lambda p=path: read_caption(p.with_suffix(".txt"))), reference
 
@@ -208,19 +229,24 @@ def _manifest_entries(root: Path, manifest: Path) -> Iterator[_Entry | Quarantin
             continue
         try:
             path = resolve_inside(root, row.media_path, base)
-        except UnsafePathError:
-            yield Quarantined(row.media_path, "unsafe path: outside the dataset root", STAGE)
+        except UnsafePathError as error:
+            yield Quarantined(row.media_path, error.reason, STAGE, error.detail)
             continue
         clip_id = _relative(root, path)
         reference = None
         if row.reference_path is not None:
             try:
                 ref_path = resolve_inside(root, row.reference_path, base)
-            except UnsafePathError:
-                yield Quarantined(clip_id, "reference: unsafe path: outside the dataset root", STAGE)
+            except UnsafePathError as error:
+                yield Quarantined(clip_id, f"reference: {error.reason}", STAGE, error.detail)
                 continue
             reference = (_relative(root, ref_path), ref_path)
-        yield clip_id, path, normalise_caption(row.caption), reference
+        try:
+            caption = manifest_caption(row.caption)
+        except MediaError as error:
+            yield Quarantined(clip_id, error.reason, STAGE, error.detail)
+            continue
+        yield clip_id, path, caption, reference
 
 
 def _candidate_files(root: Path) -> Iterable[Path]:
@@ -253,17 +279,21 @@ class _Probed:
 class _Prober:
     """Probe and hash files, reusing results cached under (path, size, mtime) when a cache folder is given."""
 
-    def __init__(self, cache_dir: Path | None):
+    def __init__(self, cache_dir: Path | None, max_pixels: int | None = None):
         self.cache_dir = cache_dir
+        self.max_pixels = max_pixels
         self.probed = 0
 
     def probe(self, path: Path) -> _Probed:
         """Content hash and probe facts of ``path``, or :class:`MediaError` (failures are cached too)."""
-        if not path.exists():
-            raise MediaError(path, "file not found")
-        if not path.is_file():
+        try:
+            stat = path.stat()
+        except (FileNotFoundError, NotADirectoryError) as error:
+            raise MediaError(path, "file not found") from error
+        except OSError as error:  # a name too long, a symlink loop
+            raise MediaError(path, "unreadable: cannot open", error.strerror or str(error)) from error
+        if not S_ISREG(stat.st_mode):
             raise MediaError(path, "not a regular file")
-        stat = path.stat()
         cached = self._cache_file(path, stat.st_size, stat.st_mtime_ns)
         if cached is not None and cached.exists():
             data = json.loads(cached.read_text())
@@ -272,7 +302,7 @@ class _Prober:
             return _Probed(str(path), data["sha256"], data["size"], MediaInfo.from_dict(data["info"]))
         self.probed += 1
         try:
-            info = probe_media(path)
+            info = probe_media(path, self.max_pixels)
         except MediaError as error:
             if cached is not None:
                 write_json(cached, {"error": error.reason, "detail": error.detail})
@@ -285,4 +315,4 @@ class _Prober:
     def _cache_file(self, path: Path, size: int, mtime_ns: int) -> Path | None:
         if self.cache_dir is None:
             return None
-        return self.cache_dir / f"{cache_key(str(path), size, mtime_ns, PROBE_VERSION)}.json"
+        return self.cache_dir / f"{cache_key(str(path), size, mtime_ns, self.max_pixels, PROBE_VERSION)}.json"

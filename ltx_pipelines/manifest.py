@@ -29,8 +29,19 @@ class ManifestError(ValueError):
         self.detail = detail
 
 
+OUTSIDE_ROOT = "unsafe path: outside the dataset root"
+INVALID_PATH = "unsafe path: cannot be resolved"
+
+
 class UnsafePathError(ValueError):
-    """A path that leads outside the dataset root (``..``, an absolute path elsewhere, a symlink escape)."""
+    """A path that leads outside the dataset root (``..``, an absolute path elsewhere, a symlink escape), or one
+    that cannot be resolved (a NUL byte, a lone surrogate, a symlink loop); ``reason`` is the quarantine reason."""
+
+    def __init__(self, path: str, reason: str = OUTSIDE_ROOT, detail: str = ""):
+        super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
+        self.path = path
+        self.reason = reason
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,7 @@ def find_manifest(root: Path, name: str | None = None) -> Path | None:
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
         raise ManifestError(root, f"several manifests ({names}): name one with dataset.manifest in ltx.yaml")
-    return found[0] if found else None
+    return resolve_inside(root, found[0].name) if found else None  # a symlink to a manifest elsewhere: unsafe
 
 
 def read_manifest(path: Path) -> list[ManifestRow]:
@@ -82,9 +93,12 @@ def resolve_inside(root: Path, value: str | Path, base: Path | None = None) -> P
     candidate = Path(value)
     if not candidate.is_absolute():
         candidate = (base or root) / candidate
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+    except (ValueError, OSError, RuntimeError) as error:  # NUL byte, unencodable name, symlink loop (RuntimeError)
+        raise UnsafePathError(str(value), INVALID_PATH, str(error)) from error
     if not resolved.is_relative_to(root):
-        raise UnsafePathError(f"{value}: outside the dataset root {root}")
+        raise UnsafePathError(str(value), OUTSIDE_ROOT, str(root))
     return resolved
 
 

@@ -145,3 +145,119 @@ def _write_tone(container, stream, seconds: float) -> None:
             container.mux(packet)
     for packet in stream.encode():
         container.mux(packet)
+
+
+# --- hostile inputs: damaged, foreign, huge, endless and undecodable files (tests/reliability) ---
+
+
+def noise_frames(count: int, width: int = 64, height: int = 64, seed: int = 0) -> np.ndarray:
+    """Random frames: every packet is large, so damage to one lands inside that packet's payload."""
+    return np.random.default_rng(seed).integers(0, 255, (count, height, width, 3), dtype=np.uint8)
+
+
+def packet_spans(path: Path) -> list[tuple[int, int]]:
+    """(byte offset, size) of every video packet in file order."""
+    with av.open(str(path)) as container:
+        return [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
+
+
+def cut_inside_packet(source: Path, target: Path, index: int) -> Path:
+    """``source`` with its index in front (faststart), cut halfway through video packet ``index``: a download
+    that stopped mid-GOP. Packets before ``index`` are whole."""
+    whole = truncate(source, target.with_suffix(".faststart.mp4"), keep=1.0)
+    pos, size = packet_spans(whole)[index]
+    target.write_bytes(whole.read_bytes()[: pos + size // 2])
+    whole.unlink()
+    return target
+
+
+def corrupt_payload(source: Path, target: Path, packets: Sequence[int], seed: int = 0) -> Path:
+    """A copy whose container is intact but whose video packets ``packets`` hold noise (the rest are fine)."""
+    data = bytearray(source.read_bytes())
+    rng = np.random.default_rng(seed)
+    spans = packet_spans(source)
+    for index in packets:
+        pos, size = spans[index]
+        data[pos + 8 : pos + size] = rng.integers(0, 255, size - 8, dtype=np.uint8).tobytes()
+    target.write_bytes(bytes(data))
+    return target
+
+
+def to_mpegts(source: Path, target: Path, damage: Sequence[int] = ()) -> Path:
+    """``source`` remuxed to MPEG-TS, losing one 188-byte transport packet inside each video packet of ``damage``
+    (a lossy broadcast recording): the demuxer sees the continuity gap and flags exactly those packets corrupt."""
+    whole = target.with_suffix(".whole.ts")
+    with av.open(str(source)) as src, av.open(str(whole), "w", format="mpegts") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    data = whole.read_bytes()
+    whole.unlink()
+    cells = [data[i : i + 188] for i in range(0, len(data), 188)]
+    video = [i for i, cell in enumerate(cells) if ((cell[1] & 0x1F) << 8 | cell[2]) == _TS_VIDEO_PID]
+    starts = [i for i in video if cells[i][1] & 0x40]  # payload unit start: a new video packet (PES)
+    dropped = {video[video.index(starts[k]) + 1] for k in damage}  # the second cell of each damaged packet
+    target.write_bytes(b"".join(cell for i, cell in enumerate(cells) if i not in dropped))
+    return target
+
+
+_TS_VIDEO_PID = 0x100  # FFmpeg's mpegts muxer numbers the first stream's PID 0x100
+
+
+def patch_fourcc(source: Path, target: Path, fourcc: bytes = b"zzzz") -> Path:
+    """An MP4 whose sample description names codec ``fourcc`` instead of ``avc1``: no decoder exists for it."""
+    data = source.read_bytes()
+    at = data.index(b"avc1", data.index(b"stsd"))
+    target.write_bytes(data[:at] + fourcc + data[at + 4 :])
+    return target
+
+
+def write_blank(path: Path, width: int, height: int, codec: str = "mjpeg") -> Path:
+    """A 1-frame all-black video of any size, cheap to encode even at 8000×8000."""
+    require_codec(codec)
+    with av.open(str(path), "w", format=CONTAINER_FORMATS[path.suffix]) as container:
+        stream = container.add_stream(codec, rate=24)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        for packet in [*stream.encode(av.VideoFrame(width, height, stream.pix_fmt)), *stream.encode()]:
+            container.mux(packet)
+    return path
+
+
+def write_bilevel_png(path: Path, width: int, height: int) -> Path:
+    """A 1-bit PNG: a huge frame in a few kilobytes."""
+    Image.new("1", (width, height)).save(path)
+    return path
+
+
+def write_endless(path: Path, frames: int, size: int = 32, fps: int = 25) -> Path:
+    """A ``frames``-frame H.264 stream made by muxing one encoded keyframe over and over with rising timestamps:
+    100 000 frames in well under a second and a few megabytes."""
+    seed = write_counter(path.with_suffix(".seed.mp4"), frames=1, width=size, height=size, fps=fps)
+    with av.open(str(seed)) as src:
+        template = src.streams.video[0]
+        payload = _without_sei(bytes(next(p for p in src.demux(template) if p.size)))
+        with av.open(str(path), "w", format=CONTAINER_FORMATS[path.suffix]) as dst:
+            stream = dst.add_stream_from_template(template)
+            for index in range(frames):
+                packet = av.Packet(payload)
+                packet.stream, packet.time_base = stream, Fraction(1, fps)
+                packet.pts = packet.dts = index
+                packet.duration, packet.is_keyframe = 1, True
+                dst.mux(packet)
+    seed.unlink()
+    return path
+
+
+def _without_sei(avcc: bytes) -> bytes:
+    """An AVCC (length-prefixed) H.264 packet without its SEI units (x264 writes its settings there)."""
+    units, offset = [], 0
+    while offset < len(avcc):
+        length = int.from_bytes(avcc[offset : offset + 4], "big")
+        unit = avcc[offset : offset + 4 + length]
+        if unit[4] & 0x1F != 6:
+            units.append(unit)
+        offset += 4 + length
+    return b"".join(units)

@@ -72,6 +72,10 @@ class VlmCaptioner:
             dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
             processor = AutoProcessor.from_pretrained(self.model.path)
             processor.tokenizer.padding_side = "left"
-            vlm = AutoModelForImageTextToText.from_pretrained(self.model.path, dtype=dtype).to(self.device).eval()
+            vlm = (
+                AutoModelForImageTextToText.from_pretrained(self.model.path, dtype=dtype, use_safetensors=True)
+                .to(self.device)
+                .eval()
+            )
             self._loaded = (processor, vlm)
         return self._loaded

@@ -20,7 +20,7 @@ class ClipScorer:
         from transformers import CLIPModel, CLIPProcessor
 
         source = str(preset_path(model, home)) if model in PRESETS else model
-        self.model = CLIPModel.from_pretrained(source).to(device).eval()
+        self.model = CLIPModel.from_pretrained(source, use_safetensors=True).to(device).eval()
         self.processor = CLIPProcessor.from_pretrained(source)
         self.device = device
         self.frames_per_clip = frames_per_clip

@@ -70,8 +70,9 @@ def decode_clip(
                     clip[count] = to_bucket(frame, bucket, rotation, scaler)
                     count += 1
     except av.error.FFmpegError as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise MediaError(path, f"decoding failed after {count} frames", reason) from error
+        # The frame count goes into the detail: with threaded decoding it varies with the machine's cores.
+        message = getattr(error, "strerror", None) or str(error)
+        raise MediaError(path, "unreadable: video does not decode", f"after {count} frames: {message}") from error
     if count < bucket.frames:
         raise MediaError(path, f"too short for bucket {bucket.label}: {count} of {bucket.frames} frames")
     return clip

@@ -16,6 +16,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ltx_pipelines.media.errors import MediaError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+# FFmpeg's demuxers for a single still image: such a file is probed (and later decoded) as an image by content.
+_IMAGE_DEMUXERS = ("_pipe", "image2")
 # The first bytes of the containers we read: a file that starts like one but does not open is damaged, not foreign.
 _SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"), (4, b"moov"), (4, b"mdat"), (4, b"wide"))
 
@@ -46,40 +48,48 @@ class MediaInfo:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def probe_media(path: str | Path) -> MediaInfo:
-    """Facts about a video or image file, or :class:`MediaError` with the reason it cannot be used."""
+def probe_media(path: str | Path, max_pixels: int | None = None) -> MediaInfo:
+    """Facts about a video or image file, or :class:`MediaError` with the reason it cannot be used.
+
+    A frame larger than ``max_pixels`` (width × height) is refused from the header, before anything is decoded.
+    """
     path = Path(path)
     if not path.is_file():
         raise MediaError(path, "not a regular file")
     if path.stat().st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
+    _check_readable(path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return probe_image(path)
-    return probe_video(path)
+        return probe_image(path, max_pixels)
+    return probe_video(path, max_pixels)
 
 
-def probe_image(path: str | Path) -> MediaInfo:
+def probe_image(path: str | Path, max_pixels: int | None = None) -> MediaInfo:
     """A still image as a 1-frame clip (EXIF orientation applied), fully decoded to catch truncation."""
     path = Path(path)
     try:
         with Image.open(path) as image:
             codec = (image.format or "image").lower()
+            _check_pixels(path, *image.size, max_pixels)
             image.load()
             upright = ImageOps.exif_transpose(image)
             width, height = upright.size
     except UnidentifiedImageError as error:
         raise MediaError(path, "not a media file", str(error)) from error
+    except Image.DecompressionBombError as error:
+        raise MediaError(path, "too large: over Pillow's decompression bomb limit", str(error)) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise MediaError(path, "unreadable: image does not decode", str(error)) from error
     return MediaInfo(width, height, 0.0, 1, 0.0, codec, False, pix_fmt="rgb24", is_image=True)
 
 
-def probe_video(path: str | Path) -> MediaInfo:
+def probe_video(path: str | Path, max_pixels: int | None = None) -> MediaInfo:
     """Facts about a video file, or :class:`MediaError` with the reason it cannot be used.
 
     Every video packet is demuxed (cheap: nothing is decoded) so a truncated file shows up as fewer packets
     than the container promises and the duration comes from timestamps (right for variable frame rate);
-    the first frame is decoded to prove the stream is readable and to read its rotation.
+    the first frame is decoded to prove the stream is readable and to read its rotation. A still image in a
+    video's name (a PNG called ``.mp4``) is probed as the image it is.
     """
     path = Path(path)
     if path.stat().st_size == 0:
@@ -92,9 +102,14 @@ def probe_video(path: str | Path) -> MediaInfo:
     except (av.error.FFmpegError, OSError) as error:
         raise MediaError(path, "unreadable: cannot open", _ffmpeg_message(error)) from error
     with container:
+        if container.format.name.endswith(_IMAGE_DEMUXERS):
+            return probe_image(path, max_pixels)
         if not container.streams.video:
             raise MediaError(path, "no video stream (audio only)" if container.streams.audio else "no video stream")
         stream = container.streams.video[0]
+        if stream.codec_context is None:
+            raise MediaError(path, "unsupported codec: FFmpeg has no decoder for the video stream")
+        _check_pixels(path, stream.codec_context.width, stream.codec_context.height, max_pixels)
         has_audio = bool(container.streams.audio)
         nominal_fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
         codec = stream.codec_context.name
@@ -103,7 +118,7 @@ def probe_video(path: str | Path) -> MediaInfo:
         if timing.packets == 0:
             raise MediaError(path, "unreadable: video stream has no packets")
         intact = timing.packets - timing.corrupt
-        if promised and intact < promised * 0.98 - 1:
+        if promised and timing.packets < promised * 0.98 - 1:
             raise MediaError(path, f"truncated: {intact} of {promised} video frames present")
         if timing.corrupt:
             raise MediaError(path, f"unreadable: {timing.corrupt} corrupt video packet(s)")
@@ -182,6 +197,21 @@ def _first_frame(path: Path, container: av.container.InputContainer) -> av.Video
     except av.error.FFmpegError as error:
         raise MediaError(path, "unreadable: video does not decode", _ffmpeg_message(error)) from error
     raise MediaError(path, "unreadable: no decodable video frames")
+
+
+def _check_readable(path: Path) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError as error:
+        raise MediaError(path, "unreadable: permission denied") from error
+    except OSError as error:
+        raise MediaError(path, "unreadable: cannot open", str(error)) from error
+
+
+def _check_pixels(path: Path, width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels and width * height > max_pixels:
+        raise MediaError(path, f"too large: {width}x{height} > {max_pixels} pixels (dataset.max_pixels)")
 
 
 def _has_container_signature(path: Path) -> bool:

@@ -87,14 +87,16 @@ class ModelFamily(ABC):
         import diffusers
 
         model_class = getattr(diffusers, self.transformer_class_name)
-        return model_class.from_pretrained(path, subfolder="transformer", dtype=dtype).to(device)
+        return model_class.from_pretrained(path, subfolder="transformer", dtype=dtype, use_safetensors=True).to(device)
 
     def load_pipeline(self, path: str, device: torch.device, dtype: torch.dtype, transformer=None):
         """The full generation pipeline (with ``transformer`` in place of the saved one when given)."""
         import diffusers
 
         extra = {"transformer": transformer} if transformer is not None else {}
-        pipeline = getattr(diffusers, self.pipeline_class_name).from_pretrained(path, dtype=dtype, **extra)
+        pipeline = getattr(diffusers, self.pipeline_class_name).from_pretrained(
+            path, dtype=dtype, use_safetensors=True, **extra
+        )
         pipeline.set_progress_bar_config(disable=True)
         return pipeline.to(device)
 

@@ -65,7 +65,7 @@ class LTX2Family(ModelFamily):
     def load_encoders(self, path: str, device: torch.device, dtype: torch.dtype):
         from diffusers import LTX2Pipeline
 
-        pipeline = LTX2Pipeline.from_pretrained(path, transformer=None, vocoder=None, dtype=dtype)
+        pipeline = LTX2Pipeline.from_pretrained(path, transformer=None, vocoder=None, dtype=dtype, use_safetensors=True)
         for part in (pipeline.vae, pipeline.audio_vae, pipeline.text_encoder, pipeline.connectors):
             part.to(device).eval()
         return pipeline

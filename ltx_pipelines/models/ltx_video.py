@@ -29,7 +29,7 @@ class LTXVideoFamily(ModelFamily):
     def load_encoders(self, path: str, device: torch.device, dtype: torch.dtype):
         from diffusers import LTXPipeline
 
-        pipeline = LTXPipeline.from_pretrained(path, transformer=None, dtype=dtype)
+        pipeline = LTXPipeline.from_pretrained(path, transformer=None, dtype=dtype, use_safetensors=True)
         pipeline.vae.to(device).eval()
         pipeline.text_encoder.to(device).eval()
         return pipeline

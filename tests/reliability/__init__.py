@@ -1,0 +1,1 @@
+"""Reliability: hostile media, manifests, configs and weights, each refused with its exact reason."""
