@@ -56,7 +56,7 @@ class Generator:
         pipeline = family.load_pipeline(model.path, device, torch.float32, transformer=transformer)
         kind = adapter_type(adapter) if adapter is not None else None
         if kind in DIFFUSERS_TYPES:
-            pipeline.load_lora_weights(str(adapter), adapter_name=ADAPTER_NAME)
+            pipeline.load_lora_weights(str(adapter), adapter_name=ADAPTER_NAME, use_safetensors=True)
         elif kind is not None and kind != "full":
             attach_adapter(pipeline.transformer, type(pipeline), adapter, ADAPTER_NAME)
         return cls(pipeline, model, adapter, settings)

@@ -68,7 +68,7 @@ def _is_plain(value) -> bool:
 def load_adapter_into(transformer: torch.nn.Module, pipeline_class: type, path: str | Path, adapter_name: str) -> None:
     """Load an adapter file or folder into ``transformer`` through diffusers' own LoRA loader (the path
     ``pipe.load_lora_weights`` takes, including its ComfyUI-format conversion)."""
-    state_dict, metadata = pipeline_class.lora_state_dict(str(path), return_lora_metadata=True)
+    state_dict, metadata = pipeline_class.lora_state_dict(str(path), return_lora_metadata=True, use_safetensors=True)
     pipeline_class.load_lora_into_transformer(
         state_dict, transformer=transformer, adapter_name=adapter_name, metadata=metadata
     )
