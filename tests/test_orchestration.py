@@ -203,3 +203,38 @@ def test_retrain_schedule_requests_prepared_datasets_only(home: Home) -> None:
         assert [r.partition_key for r in requests] == ["prepared"]
         assert requests[0].tags["ltx/trigger"] == "retrain-schedule"
         assert retrain_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def _flaky_asset(errors: list[Exception], attempts: list[int]):
+    from assets.retries import retry_transient
+
+    @dg.asset
+    @retry_transient
+    def flaky(context) -> int:
+        attempts.append(context.retry_number)
+        if errors:
+            raise errors.pop(0)
+        return 1
+
+    return flaky
+
+
+def test_transient_failures_are_retried_and_deterministic_ones_are_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assets import retries
+    from ltx_pipelines.registry import RegistryUnavailableError
+
+    monkeypatch.setattr(retries, "FIRST_WAIT_SECONDS", 0.0)
+    attempts: list[int] = []
+    unavailable = RegistryUnavailableError("MLflow at http://mlflow:5000 unavailable after 5 attempts")
+    result = dg.materialize([_flaky_asset([unavailable, ConnectionResetError("reset")], attempts)])
+    assert result.success and attempts == [0, 1, 2]  # two transient failures, then success
+
+    attempts = []
+    bad_input = ValueError("clip.mp4: not a media file")
+    result = dg.materialize([_flaky_asset([bad_input], attempts)], raise_on_error=False)
+    assert not result.success and attempts == [0]  # a deterministic failure fails once
+
+    attempts = []
+    down = [RegistryUnavailableError("MLflow down") for _ in range(retries.MAX_RETRIES + 1)]
+    result = dg.materialize([_flaky_asset(down, attempts)], raise_on_error=False)
+    assert not result.success and attempts == list(range(retries.MAX_RETRIES + 1))  # gives up after the limit
