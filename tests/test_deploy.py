@@ -19,7 +19,14 @@ from resources.executors import GPU_POOL, ExecutorConfigError, executor_from_env
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 GPU_STEPS = {"latents", "lora_adapter", "adapter_evaluation"}
-CPU_STEPS = {"raw_videos", "video_clips", "video_frames", "captions", "captions_quarantine_check", "registered_adapter"}
+CPU_STEPS = {"raw_videos", "video_clips", "video_frames", "captions", "registered_adapter"} | {
+    # the asset checks read manifests and cached tensors: no GPU
+    "captions_quarantine_check",
+    "captions_captions_complete_check",
+    "latents_latents_check",
+    "lora_adapter_training_loss_check",
+    "adapter_evaluation_evaluation_regression_check",
+}
 
 
 def load_definitions(monkeypatch: pytest.MonkeyPatch, **env: str) -> dg.Definitions:
