@@ -46,7 +46,7 @@ def _kill_when(command: list[str], appeared: Callable[[], bool], rng: random.Ran
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         while process.poll() is None and not appeared():
             time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 0.05))
+        time.sleep(rng.uniform(0.0, 0.02))
         if process.poll() is not None:
             return False
         process.send_signal(signal.SIGKILL)
