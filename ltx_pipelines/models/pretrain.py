@@ -119,4 +119,10 @@ def pretrain_demo_model(
             )
             write_json(tmp / "pretraining.json", {"spec": spec.__dict__, "losses": result.losses})
     losses = result.losses
-    return PretrainResult(target, spec.steps, len(samples), losses[0], losses[-1], time.perf_counter() - began)
+    done = PretrainResult(target, spec.steps, len(samples), losses[0], losses[-1], time.perf_counter() - began)
+    if progress:
+        tqdm.write(
+            f"pre-trained {target.name}: {done.steps} steps on {done.clips} clips in {done.seconds:.0f} s, "
+            f"loss {done.first_loss:.3f} -> {done.final_loss:.3f}"
+        )
+    return done
