@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: install
-	$(BIN)/ltx-pipelines demo-data $(DEMO_DATASET)
-	$(BIN)/ltx-pipelines build-model tiny-ltx-video
+	$(BIN)/ltx-pipelines demo-data $(DEMO_DATASET) --recipe
+	$(BIN)/ltx-pipelines build-model demo-ltx-video
 	printf 'DAGSTER_HOME=%s\nLTX_PIPELINES_HOME=%s\n' "$(LTX_PIPELINES_HOME)/dagster" "$(LTX_PIPELINES_HOME)" > .env
 	$(BIN)/ltx-pipelines materialize --dataset $(DEMO_DATASET)
 

@@ -63,11 +63,17 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo-data", help="write the synthetic demo dataset (clips + captions)")
     demo.add_argument("directory", type=Path)
-    demo.add_argument("--count", type=int, default=16)
-    demo.add_argument("--style", default="neon", choices=["neon", "plain"])
+    demo.add_argument("--count", type=int, help="clips (default 16; 40 with --recipe)")
+    demo.add_argument("--style", default="neon", choices=["neon", "plain", "night", "outline"])
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--audio", action="store_true", help="give each clip a tone (for audio + video models)")
     demo.add_argument("--pairs", action="store_true", help="IC-LoRA pairs: NAME.ref.mp4 and its colour negative")
+    demo.add_argument(
+        "--recipe",
+        action="store_true",
+        help="the make-demo dataset: neon clips, a prior set of other styles in .prior/ and an ltx.yaml naming the "
+        "pre-trained demo-ltx-video base",
+    )
     demo.set_defaults(handler=_demo_data)
 
     model = commands.add_parser("build-model", help="build a tiny preset base model into <home>/models (no download)")
@@ -136,13 +142,18 @@ def _home(args) -> Home:
 
 
 def _demo_data(args) -> int:
-    from ltx_pipelines.demo_data import write_dataset, write_pairs
+    from ltx_pipelines.demo_data import write_dataset, write_demo_dataset, write_pairs
 
+    if args.recipe:
+        paths = write_demo_dataset(args.directory, count=args.count or 40, seed=args.seed)
+        print(f"wrote {len(paths)} neon clips, a prior set and ltx.yaml to {args.directory}")
+        return 0
     if args.pairs:
-        paths = write_pairs(args.directory, count=args.count, seed=args.seed)
+        paths = write_pairs(args.directory, count=args.count or 16, seed=args.seed)
         print(f"wrote {len(paths)} reference/target pairs with captions to {args.directory}")
         return 0
-    paths = write_dataset(args.directory, count=args.count, style=args.style, seed=args.seed, audio=args.audio)
+    count = args.count or 16
+    paths = write_dataset(args.directory, count=count, style=args.style, seed=args.seed, audio=args.audio)
     print(f"wrote {len(paths)} clips with captions to {args.directory}")
     return 0
 

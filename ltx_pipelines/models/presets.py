@@ -13,6 +13,8 @@ import torch
 from ltx_pipelines.atomic import atomic_dir
 
 PRESET_VERSION = "1"
+# The style phrases the tiny BPE tokenizers are trained on: fixed, so that adding a demo style changes no preset.
+TOKENIZER_STYLES = ("on a soft background, flat colours", "on a dark grid, glowing neon outline")
 
 
 def build_tiny_ltx_video(target: Path, seed: int = 0) -> Path:
@@ -239,13 +241,13 @@ def tiny_gemma_tokenizer(vocab_size: int = 512):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GemmaTokenizerFast
 
-    from ltx_pipelines.demo_data import COLOURS, MOTIONS, SHAPES, STYLE_PHRASES
+    from ltx_pipelines.demo_data import COLOURS, MOTIONS, SHAPES
 
     special = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_image>", "<end_of_image>", "<image_soft_token>"]
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.Metaspace()
     bpe.decoder = decoders.Metaspace()
-    words = [*COLOURS, *SHAPES, *MOTIONS, *STYLE_PHRASES.values(), "a moving on the with and of in"]
+    words = [*COLOURS, *SHAPES, *MOTIONS, *TOKENIZER_STYLES, "a moving on the with and of in"]
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=special, initial_alphabet=[chr(i) for i in range(32, 127)]
     )
@@ -266,7 +268,7 @@ def build_tiny_clip(target: Path, seed: int = 0) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizerFast
 
-    from ltx_pipelines.demo_data import COLOURS, MOTIONS, SHAPES, STYLE_PHRASES
+    from ltx_pipelines.demo_data import COLOURS, MOTIONS, SHAPES
 
     torch.manual_seed(seed)
     model = CLIPModel(
@@ -294,7 +296,7 @@ def build_tiny_clip(target: Path, seed: int = 0) -> Path:
     bpe = Tokenizer(models.BPE(unk_token="<|endoftext|>"))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    words = [*COLOURS, *SHAPES, *MOTIONS, *STYLE_PHRASES.values()]
+    words = [*COLOURS, *SHAPES, *MOTIONS, *TOKENIZER_STYLES]
     bpe.train_from_iterator(
         words * 4,
         trainers.BpeTrainer(
@@ -315,8 +317,16 @@ def build_tiny_clip(target: Path, seed: int = 0) -> Path:
     return target
 
 
+def build_demo_ltx_video(target: Path) -> Path:
+    """Save ``tiny-ltx-video`` pre-trained on the broad synthetic set (see :mod:`ltx_pipelines.models.pretrain`)."""
+    from ltx_pipelines.models.pretrain import pretrain_demo_model
+
+    return pretrain_demo_model(target).path
+
+
 PRESETS: dict[str, Callable[[Path], Path]] = {
     "tiny-ltx-video": build_tiny_ltx_video,
+    "demo-ltx-video": build_demo_ltx_video,
     "tiny-ltx2": build_tiny_ltx2,
     "tiny-clip": build_tiny_clip,
 }
