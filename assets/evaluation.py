@@ -17,6 +17,7 @@ from ltx_pipelines.frames import FrameClip
 from ltx_pipelines.hashing import cache_key
 from ltx_pipelines.models.resolve import ResolvedModel
 from ltx_pipelines.registry import CHAMPION
+from ltx_pipelines.registry.lineage import TAG_PREFIX
 from ltx_pipelines.workflow import prepare_clip_set, sample_settings
 from resources import ComputeResource, MlflowResource, StorageResource
 from resources.executors import GPU_OP_TAGS, GPU_POOL
@@ -71,7 +72,7 @@ def adapter_evaluation(
         folder = storage.dataset_folder(context.partition_key) / spec.prior_clips
         plain = recipe.model_copy(update={"method": MethodSpec(), "prior_preservation": None})
         prior = [s for s in prepare_clip_set(folder, plain, model, home, device).samples if s.split != "prior"]
-    champion = _champion(mlflow, home, recipe.registered_model_name(context.partition_key), adapter["sha256"])
+    champion = _champion(mlflow, home, recipe.registered_model_name(context.partition_key), adapter["sha256"], model)
     if champion and config.compare_with_champion:
         context.log.info(f"comparing with champion v{champion.version} on the same clips")
     frames = [FrameClip(**c) for c in video_frames["clips"]]
@@ -121,13 +122,18 @@ def adapter_evaluation(
     )
 
 
-def _champion(mlflow: MlflowResource, home, name: str, adapter_sha256: str) -> Champion | None:
-    """The registered champion's adapter (downloaded once), unless it is this very adapter."""
+def _champion(mlflow: MlflowResource, home, name: str, adapter_sha256: str, model: ResolvedModel) -> Champion | None:
+    """The registered champion's adapter (downloaded once), unless it is this very adapter or was trained on
+    another base model (its weights would mean nothing on this one: the new adapter is judged against the base)."""
     client = mlflow.client(home)
     version = client.alias_version(name, CHAMPION)
     if version is None:
         return None
-    if client.get_version(name, version).tags.get("ltx.adapter_sha256") == adapter_sha256:
+    tags = client.get_version(name, version).tags
+    if tags.get(f"{TAG_PREFIX}adapter_sha256") == adapter_sha256:
+        return None
+    trained_on = (tags.get(f"{TAG_PREFIX}base_model"), tags.get(f"{TAG_PREFIX}base_model_revision"))
+    if trained_on != (model.model_id, model.revision):
         return None
     folder = client.pull(f"{name}/{version}", home.root / "registry" / name / version)
     return Champion(version, str(folder))
