@@ -212,6 +212,9 @@ def demo_recipe(base_model: str = DEMO_BASE_MODEL) -> dict:
         "training": {"steps": 300, "learning_rate": 1.5e-4},
         "evaluation": {
             "prior_clips": PRIOR_FOLDER,
+            # The demo transformer has ~190k parameters: learning a style costs it more elsewhere than a real base (the
+            # demo measures ~4.5% on the prior set). The gate allows 10% here; real recipes keep the default 5%.
+            "prior_tolerance": 0.1,
             "prompts": [
                 ClipSpec("circle", "magenta", "from left to right", "neon").caption,
                 ClipSpec("square", "yellow", "from top to bottom", "plain").caption,
