@@ -7,10 +7,13 @@ demo's target style: glowing outlines on a dark grid). Captions describe exactly
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import numpy as np
 
 from ltx_pipelines.atomic import write_text
@@ -165,10 +168,24 @@ def write_dataset(
         video = directory / f"{spec.stem}.mp4"
         pixels = render_clip(spec, width, height, frames, seed=seed * 1000 + index)
         sound = render_sound(spec, frames / fps) if audio else None
-        write_video(video, pixels, fps=fps, audio=sound, sample_rate=AUDIO_RATE)
+        _write_clip(video, pixels, fps, sound)
         write_text(video.with_suffix(".txt"), (spec.sound_caption if audio else spec.caption) + "\n")
         paths.append(video)
     return paths
+
+
+def _write_clip(path: Path, pixels: np.ndarray, fps: float, sound: np.ndarray | None = None) -> None:
+    """Encode the clip unless ``path`` already holds these very frames and sound (its ``comment`` tag carries
+    their hash). The encoder's bytes can differ from run to run for the same frames; keeping an unchanged clip
+    keeps its content hash, so writing the demo dataset again does not make the caches see a new clip."""
+    digest = hashlib.sha256(pixels.tobytes() + (b"" if sound is None else sound.tobytes()))
+    digest.update(f"{fps}".encode())
+    tag = f"ltx-pipelines demo clip {digest.hexdigest()}"
+    if path.is_file():
+        with contextlib.suppress(av.error.FFmpegError, OSError), av.open(str(path)) as existing:
+            if existing.metadata.get("comment") == tag:
+                return
+    write_video(path, pixels, fps=fps, audio=sound, sample_rate=AUDIO_RATE, metadata={"comment": tag})
 
 
 def write_pairs(
@@ -188,8 +205,8 @@ def write_pairs(
     for index, spec in enumerate(clip_specs("plain", count, seed)):
         reference = render_clip(spec, width, height, frames, seed=seed * 1000 + index)
         target = directory / f"{spec.stem}.mp4"
-        write_video(directory / f"{spec.stem}.ref.mp4", reference, fps=fps)
-        write_video(target, 255 - reference, fps=fps)
+        _write_clip(directory / f"{spec.stem}.ref.mp4", reference, fps)
+        _write_clip(target, 255 - reference, fps)
         write_text(target.with_suffix(".txt"), f"{spec.caption}, colours inverted\n")
         targets.append(target)
     return targets

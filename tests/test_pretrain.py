@@ -71,3 +71,17 @@ def test_demo_dataset_names_the_demo_base_and_keeps_its_prior_set_apart(tmp_path
     assert sorted(c.clip_id for c in scan_dataset(folder, recipe.dataset).clips) == sorted(p.name for p in paths)
     prior = scan_dataset(folder / PRIOR_FOLDER, recipe.dataset).clips
     assert sorted(c.clip_id.split("_")[0] for c in prior) == ["night", "outline", "plain"]
+
+
+def test_writing_the_demo_dataset_again_leaves_unchanged_clips_untouched(tmp_path: Path) -> None:
+    """The encoder's bytes may differ between runs for the same frames: an unchanged clip must keep its bytes
+    (and mtime), or every `make demo` would look like new data to the content-addressed caches."""
+    folder = tmp_path / "demo"
+    write_demo_dataset(folder, count=6, prior_count=1)
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*.mp4")}
+    write_demo_dataset(folder, count=6, prior_count=1)
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*.mp4")} == before
+    changed = sorted(folder.glob("*.mp4"))[0]
+    changed.write_bytes(b"edited by hand")
+    write_demo_dataset(folder, count=6, prior_count=1)
+    assert changed.read_bytes() != b"edited by hand"  # a clip that is not what the generator makes is rewritten

@@ -18,14 +18,17 @@ def write_video(
     crf: int = 18,
     audio: np.ndarray | None = None,
     sample_rate: int = 48_000,
+    metadata: dict[str, str] | None = None,
 ) -> Path:
-    """Encode F×H×W×3 uint8 ``frames`` (even sizes; yuv420p) and optional channels×samples float ``audio``."""
+    """Encode F×H×W×3 uint8 ``frames`` (even sizes; yuv420p) and optional channels×samples float ``audio``;
+    ``metadata`` goes into the container's tags."""
     frames = np.asarray(frames, dtype=np.uint8)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"expected F×H×W×3 frames, got shape {frames.shape}")
     height, width = frames.shape[1:3]
     frames = frames[:, : height - height % 2, : width - width % 2]
     with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        container.metadata.update(metadata or {})
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast"}
