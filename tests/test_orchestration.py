@@ -224,17 +224,20 @@ def test_transient_failures_are_retried_and_deterministic_ones_are_not(monkeypat
     from ltx_pipelines.registry import RegistryUnavailableError
 
     monkeypatch.setattr(retries, "FIRST_WAIT_SECONDS", 0.0)
-    attempts: list[int] = []
-    unavailable = RegistryUnavailableError("MLflow at http://mlflow:5000 unavailable after 5 attempts")
-    result = dg.materialize([_flaky_asset([unavailable, ConnectionResetError("reset")], attempts)])
-    assert result.success and attempts == [0, 1, 2]  # two transient failures, then success
+    with dg.instance_for_test() as instance:  # one real instance for the retries to run on
+        attempts: list[int] = []
+        unavailable = RegistryUnavailableError("MLflow at http://mlflow:5000 unavailable after 5 attempts")
+        result = dg.materialize(
+            [_flaky_asset([unavailable, ConnectionResetError("reset")], attempts)], instance=instance
+        )
+        assert result.success and attempts == [0, 1, 2]  # two transient failures, then success
 
-    attempts = []
-    bad_input = ValueError("clip.mp4: not a media file")
-    result = dg.materialize([_flaky_asset([bad_input], attempts)], raise_on_error=False)
-    assert not result.success and attempts == [0]  # a deterministic failure fails once
+        attempts = []
+        bad_input = ValueError("clip.mp4: not a media file")
+        result = dg.materialize([_flaky_asset([bad_input], attempts)], raise_on_error=False, instance=instance)
+        assert not result.success and attempts == [0]  # a deterministic failure fails once
 
-    attempts = []
-    down = [RegistryUnavailableError("MLflow down") for _ in range(retries.MAX_RETRIES + 1)]
-    result = dg.materialize([_flaky_asset(down, attempts)], raise_on_error=False)
-    assert not result.success and attempts == list(range(retries.MAX_RETRIES + 1))  # gives up after the limit
+        attempts = []
+        down = [RegistryUnavailableError("MLflow down") for _ in range(retries.MAX_RETRIES + 1)]
+        result = dg.materialize([_flaky_asset(down, attempts)], raise_on_error=False, instance=instance)
+        assert not result.success and attempts == list(range(retries.MAX_RETRIES + 1))  # gives up after the limit
