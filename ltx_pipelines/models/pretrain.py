@@ -74,7 +74,7 @@ def pretrain_demo_model(
 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    device = torch.device("cpu")  # tiny and deterministic: the same weights on every machine
+    device = torch.device("cpu")  # tiny: the CPU is enough (seeded; x264 may encode the clips slightly differently)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f".{target.name}.", suffix=".pretrain", dir=target.parent) as scratch:
         scratch = Path(scratch)
