@@ -54,7 +54,7 @@ def champion_evaluation(
     version = client.alias_version(name, config.alias)
     if version is None:
         raise dg.Failure(f"registered model {name} has no version with alias @{config.alias}")
-    folder = client.pull(f"{name}/{version}", home.root / "registry" / name / version)
+    folder = client.pull(f"{name}/{version}", home.registered_copy(name, version))
     splits = {"holdout", "train"} if config.include_train_split else {"holdout"}
     samples = [s for s in (LatentRecord.from_dict(r) for r in latents["samples"]) if s.split in splits]
     spec = recipe.evaluation.model_copy(

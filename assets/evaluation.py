@@ -135,5 +135,5 @@ def _champion(mlflow: MlflowResource, home, name: str, adapter_sha256: str, mode
     trained_on = (tags.get(f"{TAG_PREFIX}base_model"), tags.get(f"{TAG_PREFIX}base_model_revision"))
     if trained_on != (model.model_id, model.revision):
         return None
-    folder = client.pull(f"{name}/{version}", home.root / "registry" / name / version)
+    folder = client.pull(f"{name}/{version}", home.registered_copy(name, version))
     return Champion(version, str(folder))

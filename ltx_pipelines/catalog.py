@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import re
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 from ltx_pipelines.atomic import write_json
 from ltx_pipelines.hashing import text_sha256
 from ltx_pipelines.home import Home
+from ltx_pipelines.locks import file_lock
 
 _KEY_CHARS = re.compile(r"[^a-z0-9_-]+")
 
@@ -65,10 +65,5 @@ def read_catalog(home: Home) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _locked(home: Home) -> Iterator[dict[str, str]]:
-    home.root.mkdir(parents=True, exist_ok=True)
-    with open(home.root / ".datasets.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield read_catalog(home)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(home.root / ".datasets.lock"):
+        yield read_catalog(home)

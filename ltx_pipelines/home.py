@@ -55,6 +55,10 @@ class Home:
     def datasets_catalog(self) -> Path:
         return self.root / "datasets.json"
 
+    def registered_copy(self, name: str, version: str) -> Path:
+        """Where a registered model version is downloaded to (once) for evaluation."""
+        return self.root / "registry" / name / version
+
     def cache(self, stage: str) -> Path:
         """The content-addressed cache folder of one pipeline stage."""
         return self.root / "cache" / stage

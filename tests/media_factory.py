@@ -110,17 +110,23 @@ def write_image(
     return path
 
 
-def truncate(source: Path, target: Path, keep: float = 0.75) -> Path:
-    """A copy of ``source`` remuxed with the index in front (faststart), then cut: a download that stopped."""
-    remuxed = target.with_suffix(".whole.mp4")
-    with av.open(str(source)) as src, av.open(str(remuxed), "w", options={"movflags": "faststart"}) as dst:
+def _remux_video(source: Path, scratch: Path, **output_options) -> bytes:
+    """The bytes of ``source``'s video stream remuxed (no re-encoding) into ``scratch``'s container, opened with
+    ``output_options``; the scratch file is removed."""
+    with av.open(str(source)) as src, av.open(str(scratch), "w", **output_options) as dst:
         stream = dst.add_stream_from_template(src.streams.video[0])
         for packet in src.demux(src.streams.video[0]):
             if packet.dts is not None:
                 packet.stream = stream
                 dst.mux(packet)
-    data = remuxed.read_bytes()
-    remuxed.unlink()
+    data = scratch.read_bytes()
+    scratch.unlink()
+    return data
+
+
+def truncate(source: Path, target: Path, keep: float = 0.75) -> Path:
+    """A copy of ``source`` remuxed with the index in front (faststart), then cut: a download that stopped."""
+    data = _remux_video(source, target.with_suffix(".whole.mp4"), options={"movflags": "faststart"})
     target.write_bytes(data[: int(len(data) * keep)])
     return target
 
@@ -186,15 +192,7 @@ def corrupt_payload(source: Path, target: Path, packets: Sequence[int], seed: in
 def to_mpegts(source: Path, target: Path, damage: Sequence[int] = ()) -> Path:
     """``source`` remuxed to MPEG-TS, losing one 188-byte transport packet inside each video packet of ``damage``
     (a lossy broadcast recording): the demuxer sees the continuity gap and flags exactly those packets corrupt."""
-    whole = target.with_suffix(".whole.ts")
-    with av.open(str(source)) as src, av.open(str(whole), "w", format="mpegts") as dst:
-        stream = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                dst.mux(packet)
-    data = whole.read_bytes()
-    whole.unlink()
+    data = _remux_video(source, target.with_suffix(".whole.ts"), format="mpegts")
     cells = [data[i : i + 188] for i in range(0, len(data), 188)]
     video = [i for i, cell in enumerate(cells) if ((cell[1] & 0x1F) << 8 | cell[2]) == _TS_VIDEO_PID]
     starts = [i for i in video if cells[i][1] & 0x40]  # payload unit start: a new video packet (PES)
